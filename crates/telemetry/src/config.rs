@@ -1,0 +1,462 @@
+//! The standard `OTEL_*` variables, parsed once at start-up.
+//!
+//! The OpenTelemetry SDK reads some of these by itself, but it silently falls
+//! back to a default on a bad value. A service that exports nowhere because of
+//! a typo is worse than one that refuses to start, so every variable is parsed
+//! here and a bad value is an error that names it.
+
+use std::{collections::HashMap, fmt};
+
+use url::Url;
+
+/// Where one signal (traces or logs) is exported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpTarget {
+    pub protocol: Protocol,
+    /// The full URL the exporter posts to: for `http/protobuf` it ends in
+    /// `/v1/traces` or `/v1/logs` unless a signal-specific variable set it.
+    pub endpoint: Url,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    HttpProtobuf,
+    Grpc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampler {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanExporterKind {
+    Otlp,
+    Console,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagator {
+    TraceContext,
+    Baggage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Everything the telemetry set-up needs, read from the environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelemetryConfig {
+    pub service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, already percent-decoded.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_SDK_DISABLED=true`: spans still get ids (logs keep their
+    /// `trace_id`), but nothing is exported.
+    pub sdk_disabled: bool,
+    pub sampler: Sampler,
+    pub span_exporters: Vec<SpanExporterKind>,
+    pub traces: OtlpTarget,
+    /// `None` when `OTEL_LOGS_EXPORTER=none`.
+    pub logs: Option<OtlpTarget>,
+    pub propagators: Vec<Propagator>,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// A variable with a value this crate cannot use. Its `Display` is the one
+/// line a service prints before it refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl TelemetryConfig {
+    /// Reads the process environment. `default_service_name` is used when
+    /// neither `OTEL_SERVICE_NAME` nor `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES` names the service.
+    pub fn from_env(default_service_name: &str) -> Result<Self, ConfigError> {
+        Self::from_vars(default_service_name, std::env::vars().collect())
+    }
+
+    /// Like [`from_env`](Self::from_env), from an explicit set of variables.
+    pub fn from_vars(
+        default_service_name: &str,
+        vars: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let env = Env(vars);
+        let resource_attributes = env
+            .get("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|value| parse_resource_attributes("OTEL_RESOURCE_ATTRIBUTES", value))
+            .transpose()?
+            .unwrap_or_default();
+        // The specification's precedence: OTEL_SERVICE_NAME, then
+        // service.name from OTEL_RESOURCE_ATTRIBUTES, then the default.
+        let service_name = env
+            .get("OTEL_SERVICE_NAME")
+            .map(str::to_owned)
+            .or_else(|| {
+                resource_attributes
+                    .iter()
+                    .find(|(key, _)| key == "service.name")
+                    .map(|(_, value)| value.clone())
+            })
+            .unwrap_or_else(|| default_service_name.to_owned());
+
+        Ok(Self {
+            service_name,
+            resource_attributes,
+            sdk_disabled: env.parse_or("OTEL_SDK_DISABLED", false, parse_bool)?,
+            sampler: parse_sampler(&env)?,
+            span_exporters: env.parse_or(
+                "OTEL_TRACES_EXPORTER",
+                vec![SpanExporterKind::Otlp],
+                parse_span_exporters,
+            )?,
+            traces: otlp_target(&env, &TRACES)?,
+            logs: match env.get("OTEL_LOGS_EXPORTER") {
+                None | Some("otlp") => Some(otlp_target(&env, &LOGS)?),
+                Some("none") => None,
+                Some(other) => {
+                    return Err(Env::error("OTEL_LOGS_EXPORTER", other, "expected otlp or none"));
+                }
+            },
+            propagators: env.parse_or(
+                "OTEL_PROPAGATORS",
+                vec![Propagator::TraceContext, Propagator::Baggage],
+                parse_propagators,
+            )?,
+            log_filter: env.get("RUST_LOG").unwrap_or("info").to_owned(),
+            log_format: env.parse_or("LOG_FORMAT", LogFormat::Json, |value| match value {
+                "json" => Ok(LogFormat::Json),
+                "pretty" => Ok(LogFormat::Pretty),
+                _ => Err("expected json or pretty".to_owned()),
+            })?,
+        })
+    }
+}
+
+/// The environment, where an empty value counts as unset (as the
+/// specification says).
+struct Env(HashMap<String, String>);
+
+impl Env {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn parse_or<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => parse(value).map_err(|reason| Self::error(name, value, reason)),
+        }
+    }
+
+    fn error(variable: &'static str, value: &str, reason: impl fmt::Display) -> ConfigError {
+        ConfigError {
+            variable,
+            value: value.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn parse_sampler(env: &Env) -> Result<Sampler, ConfigError> {
+    const VAR: &str = "OTEL_TRACES_SAMPLER";
+    // The ratio defaults to 1.0 when OTEL_TRACES_SAMPLER_ARG is unset.
+    let ratio = || {
+        env.parse_or("OTEL_TRACES_SAMPLER_ARG", 1.0, |value| {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|ratio| (0.0..=1.0).contains(ratio))
+                .ok_or_else(|| "expected a probability between 0 and 1".to_owned())
+        })
+    };
+    Ok(match env.get(VAR) {
+        None | Some("parentbased_always_on") => Sampler::ParentBasedAlwaysOn,
+        Some("always_on") => Sampler::AlwaysOn,
+        Some("always_off") => Sampler::AlwaysOff,
+        Some("traceidratio") => Sampler::TraceIdRatio(ratio()?),
+        Some("parentbased_always_off") => Sampler::ParentBasedAlwaysOff,
+        Some("parentbased_traceidratio") => Sampler::ParentBasedTraceIdRatio(ratio()?),
+        Some(other) => {
+            return Err(Env::error(
+                VAR,
+                other,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, \
+                 parentbased_always_off or parentbased_traceidratio",
+            ));
+        }
+    })
+}
+
+fn parse_span_exporters(value: &str) -> Result<Vec<SpanExporterKind>, String> {
+    let mut exporters = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        match name {
+            "otlp" => exporters.push(SpanExporterKind::Otlp),
+            "console" => exporters.push(SpanExporterKind::Console),
+            // "none" means no exporter at all, whatever else is listed.
+            "none" => return Ok(Vec::new()),
+            _ => return Err(format!("unknown exporter {name:?}: expected otlp, console or none")),
+        }
+    }
+    Ok(exporters)
+}
+
+fn parse_propagators(value: &str) -> Result<Vec<Propagator>, String> {
+    let mut propagators = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        match name {
+            "tracecontext" => propagators.push(Propagator::TraceContext),
+            "baggage" => propagators.push(Propagator::Baggage),
+            "none" => return Ok(Vec::new()),
+            _ => return Err(format!("unknown propagator {name:?}: expected tracecontext, baggage or none")),
+        }
+    }
+    Ok(propagators)
+}
+
+fn parse_protocol(value: &str) -> Result<Protocol, String> {
+    match value {
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "grpc" => Ok(Protocol::Grpc),
+        _ => Err("expected http/protobuf or grpc".to_owned()),
+    }
+}
+
+fn parse_endpoint(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|error| error.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.has_host() => Ok(url),
+        _ => Err("expected an http or https URL".to_owned()),
+    }
+}
+
+/// The variables and path of one signal.
+struct Signal {
+    protocol_var: &'static str,
+    endpoint_var: &'static str,
+    http_path: &'static str,
+}
+
+const TRACES: Signal = Signal {
+    protocol_var: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    endpoint_var: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    http_path: "/v1/traces",
+};
+
+const LOGS: Signal = Signal {
+    protocol_var: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    endpoint_var: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    http_path: "/v1/logs",
+};
+
+/// The specification's endpoint rules: a signal-specific variable is used as
+/// it is; the generic `OTEL_EXPORTER_OTLP_ENDPOINT` gets the signal's path
+/// appended for `http/protobuf` and is used as it is for `grpc`.
+fn otlp_target(env: &Env, signal: &Signal) -> Result<OtlpTarget, ConfigError> {
+    let generic_protocol =
+        env.parse_or("OTEL_EXPORTER_OTLP_PROTOCOL", Protocol::HttpProtobuf, parse_protocol)?;
+    let protocol = env.parse_or(signal.protocol_var, generic_protocol, parse_protocol)?;
+
+    if let Some(value) = env.get(signal.endpoint_var) {
+        let endpoint =
+            parse_endpoint(value).map_err(|reason| Env::error(signal.endpoint_var, value, reason))?;
+        return Ok(OtlpTarget { protocol, endpoint });
+    }
+    let base = match env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Some(value) => parse_endpoint(value)
+            .map_err(|reason| Env::error("OTEL_EXPORTER_OTLP_ENDPOINT", value, reason))?,
+        None => Url::parse(match protocol {
+            Protocol::HttpProtobuf => "http://localhost:4318",
+            Protocol::Grpc => "http://localhost:4317",
+        })
+        .map_err(|reason| Env::error("OTEL_EXPORTER_OTLP_ENDPOINT", "", reason))?,
+    };
+    let endpoint = match protocol {
+        Protocol::Grpc => base,
+        Protocol::HttpProtobuf => append_path(&base, signal.http_path),
+    };
+    Ok(OtlpTarget { protocol, endpoint })
+}
+
+fn append_path(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}{path}", base.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url
+}
+
+/// `key1=value1,key2=value2`, values percent-encoded (W3C Baggage octets).
+fn parse_resource_attributes(
+    variable: &'static str,
+    value: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, raw) = pair.split_once('=').ok_or_else(|| ConfigError {
+                variable,
+                value: value.to_owned(),
+                reason: format!("{pair:?} is not key=value"),
+            })?;
+            let decoded = percent_decode(raw.trim()).ok_or_else(|| ConfigError {
+                variable,
+                value: value.to_owned(),
+                reason: format!("{raw:?} is not valid percent-encoding"),
+            })?;
+            Ok((key.trim().to_owned(), decoded))
+        })
+        .collect()
+}
+
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = value.get(index + 1..index + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
+        let vars = vars
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        TelemetryConfig::from_vars("orders", vars)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.service_name, "orders");
+        assert_eq!(config.sampler, Sampler::ParentBasedAlwaysOn);
+        assert_eq!(config.traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(config.traces.endpoint.as_str(), "http://localhost:4318/v1/traces");
+        assert_eq!(config.logs.unwrap().endpoint.as_str(), "http://localhost:4318/v1/logs");
+        assert!(!config.sdk_disabled);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn generic_endpoint_gets_the_signal_path_for_http_only() {
+        let http = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/base/")]).unwrap();
+        assert_eq!(http.traces.endpoint.as_str(), "http://collector:4318/base/v1/traces");
+
+        let grpc = config(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .unwrap();
+        assert_eq!(grpc.traces.endpoint.as_str(), "http://collector:4317/");
+    }
+
+    #[test]
+    fn grpc_defaults_to_port_4317() {
+        let grpc = config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap();
+        assert_eq!(grpc.traces.endpoint.port(), Some(4317));
+    }
+
+    #[test]
+    fn signal_specific_endpoint_is_used_verbatim() {
+        let config = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://tempo:4318/custom"),
+        ])
+        .unwrap();
+        assert_eq!(config.traces.endpoint.as_str(), "http://tempo:4318/custom");
+        assert_eq!(config.logs.unwrap().endpoint.as_str(), "http://collector:4318/v1/logs");
+    }
+
+    #[test]
+    fn service_name_precedence() {
+        let from_attributes = config(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=shop,team=a%20b")]).unwrap();
+        assert_eq!(from_attributes.service_name, "shop");
+        assert!(from_attributes.resource_attributes.contains(&("team".into(), "a b".into())));
+
+        let explicit = config(&[
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=shop"),
+            ("OTEL_SERVICE_NAME", "orders-eu"),
+        ])
+        .unwrap();
+        assert_eq!(explicit.service_name, "orders-eu");
+    }
+
+    #[test]
+    fn ratio_samplers_read_their_argument() {
+        let config = config(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ])
+        .unwrap();
+        assert_eq!(config.sampler, Sampler::ParentBasedTraceIdRatio(0.25));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (variable, value) in [
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector"),
+            ("OTEL_SDK_DISABLED", "yes"),
+            ("OTEL_PROPAGATORS", "b3"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let mut vars = vec![(variable, value)];
+            if variable == "OTEL_TRACES_SAMPLER_ARG" {
+                vars.push(("OTEL_TRACES_SAMPLER", "traceidratio"));
+            }
+            let error = config(&vars).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(error.to_string().starts_with(&format!("invalid {variable}=")));
+            assert!(!error.to_string().contains('\n'));
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Postgres with a CLIENT span for every statement.
+//!
+//! sqlx emits no spans of its own, so every query goes through this module:
+//! a [`Statement`] names its operation and collection next to its SQL, and
+//! running it opens a span named `{db.operation.name} {db.collection.name}`
+//! with the database semantic conventions' attributes.
+//!
+//! ```ignore
+//! const FIND_USER: Statement = Statement::new(
+//!     "SELECT", "users", "SELECT id, name FROM users WHERE id = $1");
+//!
+//! let user: Option<UserRow> = FIND_USER.query_as().bind(id).fetch_optional(&db).await?;
+//! let mut tx = db.begin().await?;
+//! FIND_USER.query_as::<UserRow>().bind(id).fetch_one(&mut tx).await?;
+//! ```
+//!
+//! `BEGIN` and `COMMIT` are not traced: they carry no statement a reader of
+//! the trace needs, and the spans inside the transaction already show it.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use opentelemetry_semantic_conventions::attribute as semconv;
+use sqlx::{
+    Executor, PgPool, Postgres,
+    migrate::{MigrateDatabase, Migrator},
+    postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow},
+};
+use tracing::{Instrument, Span, field::Empty};
+
+/// How long a request may wait for a free connection before it fails: a
+/// saturated or unreachable database must not hang requests.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One SQL statement and what the conventions say about it.
+///
+/// The operation and collection are written next to the SQL, not parsed
+/// out of it: the conventions prefer values "as provided by the
+/// application", and a parser would be more code than all of them.
+#[derive(Debug)]
+pub struct Statement {
+    operation: &'static str,
+    collection: &'static str,
+    sql: &'static str,
+}
+
+impl Statement {
+    /// `operation` is the SQL keyword (`SELECT`, `INSERT`, ...), `collection`
+    /// the table it works on, `sql` the parameterised statement: values are
+    /// always bound, so `db.query.text` never holds one.
+    #[must_use]
+    pub const fn new(operation: &'static str, collection: &'static str, sql: &'static str) -> Self {
+        Self {
+            operation,
+            collection,
+            sql,
+        }
+    }
+
+    /// A statement whose result is ignored or counted.
+    pub fn query(&'static self) -> Query {
+        Query {
+            statement: self,
+            inner: sqlx::query(self.sql),
+        }
+    }
+
+    /// A statement whose rows are read as `O`.
+    pub fn query_as<O>(&'static self) -> QueryAs<O>
+    where
+        O: for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        QueryAs {
+            statement: self,
+            inner: sqlx::query_as(self.sql),
+        }
+    }
+
+    fn span(&self, peer: &Peer) -> Span {
+        tracing::info_span!(
+            "db.query",
+            otel.name = format!("{} {}", self.operation, self.collection),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+            { semconv::DB_SYSTEM_NAME } = "postgresql",
+            { semconv::DB_NAMESPACE } = peer.database.as_str(),
+            { semconv::DB_OPERATION_NAME } = self.operation,
+            { semconv::DB_COLLECTION_NAME } = self.collection,
+            { semconv::DB_QUERY_TEXT } = self.sql,
+            { semconv::SERVER_ADDRESS } = peer.address.as_str(),
+            { semconv::SERVER_PORT } = i64::from(peer.port),
+            { semconv::DB_RESPONSE_STATUS_CODE } = Empty,
+            { semconv::ERROR_TYPE } = Empty,
+        )
+    }
+}
+
+/// Runs one statement inside its span and marks the span on failure.
+async fn traced<T>(span: Span, query: impl Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
+    let result = query.instrument(span.clone()).await;
+    if let Err(error) = &result {
+        record_error(&span, error);
+    }
+    result
+}
+
+/// `error.type` is the SQLSTATE when Postgres gave one (`23505` for a
+/// unique violation), else the kind of failure.
+fn record_error(span: &Span, error: &sqlx::Error) {
+    let error_type = match error {
+        sqlx::Error::Database(error) => {
+            let code = error.code().map(std::borrow::Cow::into_owned);
+            span.record(semconv::DB_RESPONSE_STATUS_CODE, code.as_deref());
+            code.unwrap_or_else(|| "database".to_owned())
+        }
+        sqlx::Error::PoolTimedOut => "pool_timed_out".to_owned(),
+        sqlx::Error::Io(_) => "io".to_owned(),
+        sqlx::Error::RowNotFound => "row_not_found".to_owned(),
+        _ => "sqlx::Error".to_owned(),
+    };
+    span.record(semconv::ERROR_TYPE, error_type);
+    span.record("otel.status_code", "error");
+    span.record("otel.status_description", error.to_string());
+}
+
+/// Where the statements go, for `server.*` and `db.namespace`.
+#[derive(Debug)]
+pub struct Peer {
+    address: String,
+    port: u16,
+    database: String,
+}
+
+/// A pool of connections to one database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: PgPool,
+    peer: Arc<Peer>,
+}
+
+impl Database {
+    /// Creates the database if it does not exist (and the role may), then
+    /// opens a pool to it.
+    pub async fn connect(url: &str) -> sqlx::Result<Self> {
+        if !Postgres::database_exists(url).await? {
+            // Two replicas starting at once may both try: the loser's error
+            // is harmless if the database now exists.
+            if let Err(error) = Postgres::create_database(url).await
+                && !Postgres::database_exists(url).await?
+            {
+                return Err(error);
+            }
+        }
+        let options: PgConnectOptions = url.parse()?;
+        let peer = Peer {
+            address: options.get_host().to_owned(),
+            port: options.get_port(),
+            database: options.get_database().unwrap_or_default().to_owned(),
+        };
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            peer: Arc::new(peer),
+        })
+    }
+
+    /// Applies the service's migrations.
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
+        migrator.run(&self.pool).await
+    }
+
+    pub async fn begin(&self) -> sqlx::Result<Transaction> {
+        Ok(Transaction {
+            inner: self.pool.begin().await?,
+            peer: Arc::clone(&self.peer),
+        })
+    }
+
+    /// Answers whether Postgres answers, for `/readyz`. Not traced: probes
+    /// run every few seconds and would drown the real traces.
+    pub async fn ping(&self) -> bool {
+        self.pool.execute("SELECT 1").await.is_ok()
+    }
+}
+
+/// A transaction whose statements are traced like the pool's.
+#[derive(Debug)]
+pub struct Transaction {
+    inner: sqlx::Transaction<'static, Postgres>,
+    peer: Arc<Peer>,
+}
+
+impl Transaction {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+}
+
+/// What a statement can run on: the pool (`&db`) or a transaction (`&mut tx`).
+pub trait Target: Send {
+    /// Where the statement goes, and what runs it.
+    #[doc(hidden)]
+    fn split(&mut self) -> (&Peer, impl Executor<'_, Database = Postgres>);
+}
+
+impl Target for &Database {
+    fn split(&mut self) -> (&Peer, impl Executor<'_, Database = Postgres>) {
+        (&self.peer, &self.pool)
+    }
+}
+
+impl Target for &mut Transaction {
+    fn split(&mut self) -> (&Peer, impl Executor<'_, Database = Postgres>) {
+        (&self.peer, &mut *self.inner)
+    }
+}
+
+/// A statement with its values bound, whose result is ignored or counted.
+pub struct Query {
+    statement: &'static Statement,
+    inner: sqlx::query::Query<'static, Postgres, PgArguments>,
+}
+
+impl Query {
+    #[must_use]
+    pub fn bind<T>(self, value: T) -> Self
+    where
+        T: 'static + sqlx::Encode<'static, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        Self {
+            inner: self.inner.bind(value),
+            ..self
+        }
+    }
+
+    pub async fn execute(self, mut on: impl Target) -> sqlx::Result<PgQueryResult> {
+        let (peer, executor) = on.split();
+        traced(self.statement.span(peer), self.inner.execute(executor)).await
+    }
+}
+
+/// A statement with its values bound, whose rows are read as `O`.
+pub struct QueryAs<O> {
+    statement: &'static Statement,
+    inner: sqlx::query::QueryAs<'static, Postgres, O, PgArguments>,
+}
+
+impl<O> QueryAs<O>
+where
+    O: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
+    #[must_use]
+    pub fn bind<T>(self, value: T) -> Self
+    where
+        T: 'static + sqlx::Encode<'static, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        Self {
+            inner: self.inner.bind(value),
+            ..self
+        }
+    }
+
+    pub async fn fetch_one(self, mut on: impl Target) -> sqlx::Result<O> {
+        let (peer, executor) = on.split();
+        traced(self.statement.span(peer), self.inner.fetch_one(executor)).await
+    }
+
+    pub async fn fetch_optional(self, mut on: impl Target) -> sqlx::Result<Option<O>> {
+        let (peer, executor) = on.split();
+        traced(self.statement.span(peer), self.inner.fetch_optional(executor)).await
+    }
+
+    pub async fn fetch_all(self, mut on: impl Target) -> sqlx::Result<Vec<O>> {
+        let (peer, executor) = on.split();
+        traced(self.statement.span(peer), self.inner.fetch_all(executor)).await
+    }
+}

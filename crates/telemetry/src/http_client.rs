@@ -1,0 +1,126 @@
+//! The one traced HTTP client: a CLIENT span per request, and the current
+//! context injected into the request's headers.
+//!
+//! Built on reqwest-middleware and reqwest-tracing, with two pieces of our
+//! own where the crates fall short of the conventions:
+//! - [`SemconvClientSpan`], a span backend: reqwest-tracing's default records
+//!   `server.port` and the status code as strings and has no `url.full` or
+//!   `error.type`;
+//! - [`PropagateContext`], a middleware: reqwest-tracing injects
+//!   `traceparent` only for the OpenTelemetry versions it has features for,
+//!   and 0.33 is not one of them.
+
+use std::time::Duration;
+
+use http::Extensions;
+use opentelemetry::global;
+use opentelemetry_http::HeaderInjector;
+use opentelemetry_semantic_conventions::attribute as semconv;
+use reqwest::{Request, Response};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use reqwest_tracing::{ReqwestOtelSpanBackend, TracingMiddleware};
+use tracing::{Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::http_server::method_name;
+
+pub use reqwest_middleware::{Error, Result};
+
+/// A client whose every request is a CLIENT span that carries the trace to
+/// the callee. `timeout` bounds each whole request; a service should never
+/// wait on a dependency forever.
+pub fn client(timeout: Duration) -> ClientWithMiddleware {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this is the one place the untraced client is built"
+    )]
+    let inner = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    ClientBuilder::new(inner)
+        .with(TracingMiddleware::<SemconvClientSpan>::new())
+        // After the tracing middleware, so the current span is the CLIENT
+        // span and the callee's SERVER span becomes its child.
+        .with(PropagateContext)
+        .build()
+}
+
+/// Injects the current context (`traceparent`, `tracestate`, `baggage`)
+/// with the globally configured propagators.
+pub struct PropagateContext;
+
+#[async_trait::async_trait]
+impl Middleware for PropagateContext {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let context = Span::current().context();
+        global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut HeaderInjector(request.headers_mut()));
+        });
+        next.run(request, extensions).await
+    }
+}
+
+/// CLIENT spans per the HTTP semantic conventions: named by the method (a
+/// client knows no route), with `url.full`, `server.address`, `server.port`,
+/// the status code as an integer, and `error.type` on failures.
+pub struct SemconvClientSpan;
+
+impl ReqwestOtelSpanBackend for SemconvClientSpan {
+    fn on_request_start(request: &Request, _: &mut Extensions) -> Span {
+        let method = method_name(request.method());
+        let url = request.url();
+        let mut full = url.clone();
+        // Credentials never belong in telemetry.
+        let _ = full.set_username("");
+        let _ = full.set_password(None);
+        tracing::info_span!(
+            "http.client.request",
+            otel.name = if method == "_OTHER" { "HTTP" } else { method },
+            otel.kind = "client",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+            { semconv::HTTP_REQUEST_METHOD } = method,
+            { semconv::URL_FULL } = full.as_str(),
+            { semconv::SERVER_ADDRESS } = url.host_str(),
+            { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
+            { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { semconv::ERROR_TYPE } = Empty,
+        )
+    }
+
+    fn on_request_end(span: &Span, outcome: &Result<Response>, _: &mut Extensions) {
+        match outcome {
+            Ok(response) => {
+                let status = response.status();
+                span.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+                // For a client, any 4xx or 5xx means the call failed.
+                if status.is_client_error() || status.is_server_error() {
+                    span.record(semconv::ERROR_TYPE, status.as_str());
+                    span.record("otel.status_code", "error");
+                }
+            }
+            Err(error) => {
+                span.record(semconv::ERROR_TYPE, error_type(error));
+                span.record("otel.status_code", "error");
+                span.record("otel.status_description", error.to_string());
+            }
+        }
+    }
+}
+
+/// A low-cardinality name for a failure that produced no response.
+pub fn error_type(error: &Error) -> &'static str {
+    match error {
+        Error::Reqwest(error) if error.is_timeout() => "timeout",
+        Error::Reqwest(error) if error.is_connect() => "connection_failed",
+        Error::Reqwest(_) => "reqwest::Error",
+        Error::Middleware(_) => "middleware",
+    }
+}

@@ -1,0 +1,148 @@
+//! The HTTP server span: one SERVER span per request, child of the caller's
+//! context, named and attributed per the HTTP semantic conventions.
+//!
+//! Add it with `Router::layer(axum::middleware::from_fn(trace_requests))`.
+//! axum runs a router's layers after routing, so the matched route
+//! (`/users/{customer_id}`) is known and becomes `http.route` and the span
+//! name. Routes added after the layer (health checks) are not traced.
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{HeaderValue, Method, StatusCode, header, uri::Authority},
+    middleware::Next,
+    response::Response,
+};
+use opentelemetry::{global, trace::TraceContextExt};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing::{Instrument, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The middleware: extracts the caller's context, runs the request inside a
+/// SERVER span, records the outcome and answers with `traceresponse`.
+pub async fn trace_requests(request: Request, next: Next) -> Response {
+    let span = server_span(&request);
+    let parent = global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    // A malformed traceparent extracts as an empty context: a new trace
+    // starts. The only error is a span the filter disabled, which has no
+    // parent to set.
+    let _ = span.set_parent(parent);
+
+    let mut response = next.run(request).instrument(span.clone()).await;
+    record_status(&span, response.status());
+    if let Some(value) = traceresponse(&span) {
+        response.headers_mut().insert("traceresponse", value);
+    }
+    response
+}
+
+fn server_span(request: &Request) -> Span {
+    let method = method_name(request.method());
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    // `{method} {http.route}`, or the method alone when no route matched, so
+    // that 404s for random paths do not each get their own span name.
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let (host, port) = host_and_port(request);
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+
+    let span = tracing::info_span!(
+        "http.server.request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        { semconv::HTTP_REQUEST_METHOD } = method,
+        { semconv::HTTP_ROUTE } = route,
+        { semconv::URL_PATH } = request.uri().path(),
+        { semconv::URL_SCHEME } = "http",
+        { semconv::SERVER_ADDRESS } = host,
+        { semconv::SERVER_PORT } = port,
+        { semconv::NETWORK_PROTOCOL_VERSION } = protocol_version(request),
+        { semconv::USER_AGENT_ORIGINAL } = user_agent,
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { semconv::ERROR_TYPE } = Empty,
+    );
+    if method == "_OTHER" {
+        span.set_attribute("http.request.method_original", request.method().to_string());
+    }
+    span
+}
+
+/// Server spans are errors only for 5xx: a 4xx is the client's mistake, and
+/// the server handled it correctly.
+fn record_status(span: &Span, status: StatusCode) {
+    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record(semconv::ERROR_TYPE, status.as_str());
+        span.record("otel.status_code", "error");
+    }
+}
+
+/// W3C Trace Context Level 2 `traceresponse`: the server span's own context,
+/// so a caller can find the trace of its request.
+fn traceresponse(span: &Span) -> Option<HeaderValue> {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if !span_context.is_valid() {
+        return None;
+    }
+    let value = format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8()
+    );
+    HeaderValue::from_str(&value).ok()
+}
+
+/// The method as the conventions want it: the known methods as they are,
+/// anything else as `_OTHER`, so a client cannot blow up cardinality.
+pub(crate) fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
+}
+
+/// `server.address` and `server.port` of a server span come from the `Host`
+/// header: the name the client used to reach this service.
+fn host_and_port(request: &Request) -> (Option<String>, Option<i64>) {
+    let authority = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<Authority>().ok())
+        .or_else(|| request.uri().authority().cloned());
+    match authority {
+        Some(authority) => (
+            Some(authority.host().to_owned()),
+            authority.port_u16().map(i64::from),
+        ),
+        None => (None, None),
+    }
+}
+
+fn protocol_version(request: &Request) -> &'static str {
+    match request.version() {
+        axum::http::Version::HTTP_09 => "0.9",
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}

@@ -1,0 +1,222 @@
+//! `init()`: propagators, providers and the `tracing` subscriber, in one call.
+
+use std::time::Duration;
+
+use opentelemetry::{
+    KeyValue, global,
+    propagation::{TextMapCompositePropagator, TextMapPropagator},
+    trace::TracerProvider as _,
+};
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_otlp::{LogExporter, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::{
+    Resource,
+    logs::SdkLoggerProvider,
+    propagation::{BaggagePropagator, TraceContextPropagator},
+    trace::{Sampler as SdkSampler, SdkTracerProvider},
+};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::{
+    config::{ConfigError, LogFormat, Propagator, Protocol, Sampler, SpanExporterKind, TelemetryConfig},
+    logs,
+};
+
+/// How long shutting down may wait for each provider's last export: a hung
+/// collector must not keep a stopping service alive.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("invalid RUST_LOG: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global tracing subscriber is already installed: {0}")]
+    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Keeps the providers alive; shutting it down (or dropping it) exports what
+/// is still queued, traces first and logs second, so the log lines that
+/// describe a failed span export still go out.
+#[must_use = "dropping the guard shuts telemetry down"]
+pub struct TelemetryGuard {
+    tracer_provider: SdkTracerProvider,
+    logger_provider: Option<SdkLoggerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Flushes and shuts down both providers. Idempotent.
+    pub fn shutdown(&self) {
+        // Errors here mean "already shut down" or "collector unreachable":
+        // nothing a stopping process can do about either.
+        let _ = self.tracer_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        if let Some(logger_provider) = &self.logger_provider {
+            let _ = logger_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Sets up tracing and logging for a service from the standard `OTEL_*`
+/// variables, `RUST_LOG` and `LOG_FORMAT`.
+///
+/// Call it once, inside the Tokio runtime (the gRPC exporter's connection
+/// lives there), and keep the guard until the service has stopped.
+pub fn init(default_service_name: &str) -> Result<TelemetryGuard, InitError> {
+    init_with(&TelemetryConfig::from_env(default_service_name)?)
+}
+
+/// [`init`] with an explicit configuration.
+pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
+    let filter = EnvFilter::try_new(&config.log_filter)?;
+    global::set_text_map_propagator(propagator(&config.propagators));
+
+    let resource = resource(config);
+    let tracer_provider = tracer_provider(config, resource.clone())?;
+    let logger_provider = logger_provider(config, resource)?;
+    global::set_tracer_provider(tracer_provider.clone());
+
+    let tracer = tracer_provider.tracer("telemetry");
+    let otel_traces = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        // Thread, code-location, target and busy/idle attributes on every
+        // span are noise in a trace view and cost on every request.
+        .with_threads(false)
+        .with_location(false)
+        .with_target(false)
+        .with_tracked_inactivity(false);
+    // The OTLP log pipeline must not log about itself: an export failure
+    // would produce a log record to export, and so on.
+    let otel_logs = logger_provider.as_ref().map(|provider| {
+        OpenTelemetryTracingBridge::new(provider).with_filter(tracing_subscriber::filter::filter_fn(
+            |metadata| !logs::is_transport_target(metadata.target()),
+        ))
+    });
+    let stdout = match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .event_format(logs::JsonWithTraceContext)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),
+    };
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stdout)
+        .with(otel_traces)
+        .with(otel_logs)
+        .try_init()?;
+
+    Ok(TelemetryGuard {
+        tracer_provider,
+        logger_provider,
+    })
+}
+
+fn propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
+    let propagators = propagators
+        .iter()
+        .map(|propagator| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match propagator {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(propagators)
+}
+
+fn resource(config: &TelemetryConfig) -> Resource {
+    Resource::builder_empty()
+        .with_attributes(
+            config
+                .resource_attributes
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        )
+        .with_service_name(config.service_name.clone())
+        .build()
+}
+
+fn tracer_provider(
+    config: &TelemetryConfig,
+    resource: Resource,
+) -> Result<SdkTracerProvider, InitError> {
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler(config.sampler));
+    // With the SDK disabled the provider still gives every span its ids (so
+    // logs and problem responses keep a trace id) but has nowhere to send them.
+    if !config.sdk_disabled {
+        for exporter in &config.span_exporters {
+            builder = match exporter {
+                SpanExporterKind::Otlp => builder.with_batch_exporter(span_exporter(config)?),
+                SpanExporterKind::Console => {
+                    builder.with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
+                }
+            };
+        }
+    }
+    Ok(builder.build())
+}
+
+fn logger_provider(
+    config: &TelemetryConfig,
+    resource: Resource,
+) -> Result<Option<SdkLoggerProvider>, InitError> {
+    let Some(target) = config.logs.as_ref().filter(|_| !config.sdk_disabled) else {
+        return Ok(None);
+    };
+    let exporter = match target.protocol {
+        Protocol::HttpProtobuf => LogExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(target.endpoint.as_str())
+            .build()?,
+        Protocol::Grpc => LogExporter::builder()
+            .with_tonic()
+            .with_endpoint(target.endpoint.as_str())
+            .build()?,
+    };
+    Ok(Some(
+        SdkLoggerProvider::builder()
+            .with_resource(resource)
+            .with_batch_exporter(exporter)
+            .build(),
+    ))
+}
+
+fn span_exporter(config: &TelemetryConfig) -> Result<SpanExporter, InitError> {
+    let target = &config.traces;
+    Ok(match target.protocol {
+        Protocol::HttpProtobuf => SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(target.endpoint.as_str())
+            .build()?,
+        Protocol::Grpc => SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(target.endpoint.as_str())
+            .build()?,
+    })
+}
+
+fn sampler(sampler: Sampler) -> SdkSampler {
+    match sampler {
+        Sampler::AlwaysOn => SdkSampler::AlwaysOn,
+        Sampler::AlwaysOff => SdkSampler::AlwaysOff,
+        Sampler::TraceIdRatio(ratio) => SdkSampler::TraceIdRatioBased(ratio),
+        Sampler::ParentBasedAlwaysOn => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOn)),
+        Sampler::ParentBasedAlwaysOff => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOff)),
+        Sampler::ParentBasedTraceIdRatio(ratio) => {
+            SdkSampler::ParentBased(Box::new(SdkSampler::TraceIdRatioBased(ratio)))
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Everything OpenTelemetry, shared by every service of the suite.
+//!
+//! A service uses it in five lines and never names an `opentelemetry` type:
+//!
+//! ```ignore
+//! let _telemetry = telemetry::init("orders")?;                     // OTEL_* → providers, subscriber
+//! let app = router.layer(axum::middleware::from_fn(telemetry::http_server::trace_requests));
+//! let payments = telemetry::http_client::client(Duration::from_secs(5)); // CLIENT spans + traceparent
+//! let db = telemetry::db::Database::connect(&database_url).await?;  // CLIENT span per statement
+//! FIND_USER.query_as::<UserRow>().bind(id).fetch_optional(&db).await?;
+//! ```
+//!
+//! # Layout
+//!
+//! - [`config`]: the standard `OTEL_*` variables, parsed once; errors name
+//!   the variable.
+//! - [`init`](mod@init): `init()` → [`TelemetryGuard`]: propagators, tracer and
+//!   logger providers, the `tracing` subscriber; the guard flushes on drop.
+//! - [`http_server`]: the axum middleware that makes SERVER spans and
+//!   answers with `traceresponse`.
+//! - [`http_client`]: the traced reqwest client: CLIENT spans, context
+//!   injection.
+//! - [`db`]: the traced sqlx query path: a CLIENT span per statement.
+//! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`.
+
+pub mod config;
+pub mod db;
+pub mod http_client;
+pub mod http_server;
+pub mod init;
+pub mod logs;
+
+use opentelemetry::{KeyValue, trace::TraceContextExt};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub use init::{InitError, TelemetryGuard, init, init_with};
+
+/// The trace id of the current span, as 32 hex digits, for error responses
+/// and anything else a user may quote back to find their trace.
+pub fn current_trace_id() -> Option<String> {
+    let context = Span::current().context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
+
+/// Marks `span` as failed the way the conventions describe: status ERROR,
+/// `error.type`, and an `exception` event with the type and message.
+pub fn record_exception(span: &Span, error_type: &'static str, message: &str) {
+    span.set_attribute(semconv::ERROR_TYPE, error_type);
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(semconv::EXCEPTION_TYPE, error_type),
+            KeyValue::new(semconv::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+    span.set_status(opentelemetry::trace::Status::error(message.to_owned()));
+}

@@ -1,0 +1,102 @@
+//! Log lines on stdout: one JSON object a line, with the trace context.
+//!
+//! tracing-subscriber's own JSON format knows nothing of OpenTelemetry, so it
+//! cannot write `trace_id`/`span_id`. This formatter writes them from the
+//! OpenTelemetry context that tracing-opentelemetry activates when a span is
+//! entered, which is exactly the span the line was written in.
+
+use std::fmt;
+
+use opentelemetry::trace::TraceContextExt;
+use serde_json::{Map, Value};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use tracing::{Event, Subscriber, field::Field};
+use tracing_subscriber::{
+    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    registry::LookupSpan,
+};
+
+/// Targets of the HTTP and OTLP machinery. Their records are kept out of the
+/// OTLP log pipeline: exporting them would loop.
+pub(crate) fn is_transport_target(target: &str) -> bool {
+    ["opentelemetry", "hyper", "h2", "tonic", "tower", "reqwest"]
+        .iter()
+        .any(|prefix| target.starts_with(prefix))
+}
+
+/// `{"timestamp":..,"level":..,"target":..,"span":..,"message":..,
+/// <fields>..,"trace_id":..,"span_id":..}`
+pub struct JsonWithTraceContext;
+
+impl<S, N> FormatEvent<S, N> for JsonWithTraceContext
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    N: for<'writer> FormatFields<'writer> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        line.insert("timestamp".into(), now.into());
+        line.insert("level".into(), metadata.level().as_str().into());
+        line.insert("target".into(), metadata.target().into());
+        if let Some(span) = ctx.lookup_current() {
+            line.insert("span".into(), span.name().into());
+        }
+        event.record(&mut JsonFields(&mut line));
+
+        let context = opentelemetry::Context::current();
+        let span_context = context.span().span_context().clone();
+        if span_context.is_valid() {
+            line.insert("trace_id".into(), span_context.trace_id().to_string().into());
+            line.insert("span_id".into(), span_context.span_id().to_string().into());
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Records an event's fields as JSON values, numbers as numbers.
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl tracing::field::Visit for JsonFields<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // The whole chain, as `{:#}` prints an anyhow error.
+        let mut chain = value.to_string();
+        let mut source = value.source();
+        while let Some(error) = source {
+            chain.push_str(": ");
+            chain.push_str(&error.to_string());
+            source = error.source();
+        }
+        self.0.insert(field.name().into(), chain.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+}
