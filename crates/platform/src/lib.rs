@@ -1,0 +1,36 @@
+//! What every service shares that is not telemetry: RFC 9457 problem
+//! responses, a JSON extractor that answers with them, liveness and
+//! readiness, and serving with graceful shutdown.
+//!
+//! # Layout
+//!
+//! - [`problem`]: [`Problem`], the one error body of the suite.
+//! - [`json`]: [`Json`], axum's extractor with problem rejections.
+//! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
+//! - [`server`]: [`Server`] (bind, tell the port, run until shut down) and
+//!   [`run`], the whole life of a service binary.
+
+pub mod health;
+pub mod json;
+pub mod problem;
+pub mod server;
+
+pub use json::Json;
+pub use problem::Problem;
+pub use server::{Server, run};
+
+/// Reads a service's `Config` from the environment (and flags).
+///
+/// A bad value ends the process with one line naming the variable, as the
+/// contract wants; `--help` prints every variable with its default.
+pub fn config<C: clap::Parser>() -> C {
+    C::try_parse().unwrap_or_else(|error| {
+        use clap::error::ErrorKind;
+        if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            error.exit();
+        }
+        let rendered = error.render().to_string();
+        eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid configuration"));
+        std::process::exit(2);
+    })
+}

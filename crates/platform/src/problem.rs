@@ -1,0 +1,85 @@
+//! RFC 9457 problem details, with the trace id of the request.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where the problem types are documented. `.example` is reserved: the
+/// URIs identify, they are not meant to be fetched.
+const TYPE_BASE: &str = "https://tracing-suite.example/problems/";
+
+/// An error response: `type`, `title`, `status`, `detail`, `trace_id`, and
+/// any extension members (`order_id` of a declined checkout, say).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(flatten)]
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    /// `kind` is the last segment of the type URI (`card-declined`), `title`
+    /// the same for every problem of that kind, `detail` about this one.
+    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_uri: format!("{TYPE_BASE}{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            trace_id: None,
+            extensions: Map::new(),
+        }
+    }
+
+    /// Adds an extension member.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The last segment of the type URI: `card-declined`.
+    pub fn kind(&self) -> &str {
+        self.type_uri.rsplit('/').next().unwrap_or_default()
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// A 500 that says nothing of the cause: the cause goes to the log and
+    /// the trace, never to the client.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "The request failed on our side. Quote the trace_id when reporting it.",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(mut self) -> Response {
+        // Set here, inside the request's span, so it names this request's
+        // trace even when the problem was relayed from another service.
+        self.trace_id = telemetry::current_trace_id();
+        let status = self.status_code();
+        // A 4xx is the client's mistake, handled as designed: worth a line,
+        // not an ERROR (which would also mark the span failed).
+        if status.is_client_error() {
+            tracing::info!(status = status.as_u16(), problem = self.kind(), detail = %self.detail, "request rejected");
+        }
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    }
+}

@@ -1,0 +1,110 @@
+//! Serving a router, and the life of a service process.
+
+use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit};
+use tokio::{net::TcpListener, sync::oneshot};
+
+/// Bodies past this size are refused with 413 before any handler runs.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// After a shutdown signal, how long in-flight requests may take to finish.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A bound listener and the router it serves. Binding first lets callers
+/// (tests, `main`) learn the port before serving starts, so port 0 works.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    pub async fn bind(address: SocketAddr, router: Router) -> io::Result<Self> {
+        Ok(Self {
+            listener: TcpListener::bind(address).await?,
+            router: router.layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets
+    /// in-flight requests finish for up to [`DRAIN_DEADLINE`].
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let (draining_tx, draining_rx) = oneshot::channel();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = draining_tx.send(());
+        });
+        let deadline = async {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(DRAIN_DEADLINE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = serve => result,
+            () = deadline => {
+                tracing::warn!(deadline = ?DRAIN_DEADLINE, "in-flight requests did not finish in time");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM (what orchestrators send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// The whole life of a service: telemetry first (so start-up is logged and
+/// a bad `OTEL_*` value stops it), then the application, then serving until
+/// SIGTERM, then the telemetry flush. Every failure is one line on stderr
+/// and a non-zero exit.
+pub async fn run(
+    service: &str,
+    build: impl Future<Output = anyhow::Result<Server>>,
+) -> ExitCode {
+    let telemetry = match telemetry::init(service) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = async {
+        let server = build.await?;
+        tracing::info!(address = %server.local_addr()?, "{service} listening");
+        server.run(shutdown_signal()).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = &result {
+        tracing::error!(error = format!("{error:#}"), "{service} stopped");
+        eprintln!("error: {error:#}");
+    } else {
+        tracing::info!("{service} stopped");
+    }
+    telemetry.shutdown();
+    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

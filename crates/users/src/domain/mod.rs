@@ -1,0 +1,3 @@
+mod customer_id;
+
+pub use customer_id::CustomerId;

@@ -1,0 +1,50 @@
+//! `users`: the customers of the shop.
+//!
+//! Answers `GET /users/{customer_id}` for the gateway's checkout.
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`], from the environment.
+//! - `routes`: one resource a file; thin handlers.
+//! - `domain`: parsed types; no axum, no sqlx.
+//! - `db`: every SQL statement of the service.
+//! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+
+mod config;
+mod db;
+mod domain;
+mod error;
+mod routes;
+
+use anyhow::Context;
+use axum::{Router, middleware, routing::get};
+use telemetry::db::Database;
+
+pub use config::Config;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What every handler gets.
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+}
+
+/// Connects to the database, migrates it, and binds the listener.
+pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
+    let db = Database::connect(config.database_url.as_str())
+        .await
+        .context("cannot connect to the users database (DATABASE_URL)")?;
+    db.migrate(&MIGRATOR).await.context("cannot migrate the users database")?;
+    let router = router(AppState { db });
+    Ok(platform::Server::bind(config.listen_addr, router).await?)
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/users/{customer_id}", get(routes::users::get))
+        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
+        .route("/readyz", get(routes::health::ready))
+        .merge(platform::health::liveness())
+        .with_state(state)
+}
