@@ -1,0 +1,54 @@
+//! End-to-end tests of the suite as users run it: the real service
+//! binaries as separate processes, real Postgres, and real OTLP/HTTP
+//! exporters, pointed at an in-memory receiver the test reads.
+//!
+//! ```ignore
+//! let suite = e2e::Suite::start(e2e::SuiteOptions::default()).await?;
+//! let response = e2e::http_client()
+//!     .post(format!("{}/checkout", suite.url(e2e::Service::Gateway)))
+//!     .json(&body)
+//!     .send()
+//!     .await?;
+//! let trace_id = /* from the `traceresponse` header */;
+//! let spans = suite.receiver().wait_for_trace(&trace_id, |spans| spans.len() >= 14, timeout).await;
+//! let tree = e2e::TraceTree::new(&spans);
+//! assert_eq!(tree.roots().len(), 1, "{}", tree.render());
+//! ```
+//!
+//! Needs Postgres on `127.0.0.1:5432` (user `postgres`, password
+//! `postgres` or trust) and `psql` on the `PATH` to drop the test databases.
+//!
+//! # Layout
+//!
+//! - [`otlp`]: [`OtlpReceiver`], the OTLP/HTTP endpoint the services export
+//!   to; it keeps what it receives, flattened and raw.
+//! - [`model`]: what it keeps: [`Span`], [`LogRecord`], [`AttributeValue`].
+//! - [`trace_tree`]: [`TraceTree`], a trace's spans as a tree, for shape
+//!   assertions and for printing a trace when one fails.
+//! - [`suite`]: [`Suite`], every service built, started with a fresh
+//!   database, and stopped again; [`SuiteOptions`] for extra environment.
+//! - [`http_client`]: the plain client a test calls the services with.
+
+pub mod model;
+pub mod otlp;
+pub mod suite;
+pub mod trace_tree;
+
+pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
+pub use otlp::OtlpReceiver;
+pub use suite::{Service, Suite, SuiteOptions};
+pub use trace_tree::TraceTree;
+
+/// A plain reqwest client, for the test's own requests.
+///
+/// The workspace allows only the traced client, because inside a service an
+/// untraced one breaks the trace. A test is the opposite case: it stands in
+/// for an outside caller, whose requests carry no trace context unless the
+/// test sets a `traceparent` itself.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test is an untraced outside caller"
+)]
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::new()
+}

@@ -1,0 +1,264 @@
+//! An in-memory OTLP/HTTP receiver: what the services' exporters talk to
+//! instead of a collector, so a test can assert on what really left them.
+//!
+//! It serves `POST /v1/traces` and `POST /v1/logs` with
+//! `application/x-protobuf` bodies, the OTLP/HTTP default and what the
+//! suite's exporters send, and keeps every request twice: flattened into
+//! [`Span`]s and [`LogRecord`]s for assertions, and as raw bytes for
+//! [`OtlpReceiver::raw_payload_contains`], which sees what no flattening can
+//! hide (a card number in a resource attribute, a scope name, anywhere).
+//!
+//! Compressed bodies are refused with 415: the suite's exporters do not
+//! compress, and a gzip decoder is not worth a dependency here.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use opentelemetry_proto::tonic::collector::{
+    logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
+    trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+};
+use prost::Message;
+use tokio::sync::oneshot;
+
+use crate::model::{LogRecord, Span, flatten_logs, flatten_spans};
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// Large enough for any batch an SDK sends (axum's default is 2 MiB).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// How often the `wait_for_*` helpers look again.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Everything received so far.
+#[derive(Default)]
+struct Store {
+    spans: Vec<Span>,
+    logs: Vec<LogRecord>,
+    raw: Vec<Bytes>,
+}
+
+type Shared = Arc<Mutex<Store>>;
+
+/// The receiver. It serves on its own thread with its own tokio runtime,
+/// so it works the same from sync code and from any test's runtime, and it
+/// stops when dropped.
+pub struct OtlpReceiver {
+    address: SocketAddr,
+    store: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OtlpReceiver {
+    /// Binds `127.0.0.1:0` and starts serving.
+    pub fn start() -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // Converting needs the runtime's reactor; `enter` (unlike
+        // `block_on`) is allowed even when the caller is inside a runtime.
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+
+        let store = Shared::default();
+        let router = Router::new()
+            .route("/v1/traces", post(export_traces))
+            .route("/v1/logs", post(export_logs))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(Arc::clone(&store));
+
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("otlp-receiver".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    // No graceful shutdown: exporters hold keep-alive
+                    // connections, and the runtime's drop ends them at once.
+                    tokio::select! {
+                        result = axum::serve(listener, router) => {
+                            if let Err(error) = result {
+                                eprintln!("otlp receiver stopped: {error}");
+                            }
+                        }
+                        _ = stopped => {}
+                    }
+                });
+            })?;
+
+        Ok(Self {
+            address,
+            store,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every span received so far, in arrival order.
+    pub fn spans(&self) -> Vec<Span> {
+        self.store().spans.clone()
+    }
+
+    /// Every log record received so far, in arrival order.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.store().logs.clone()
+    }
+
+    /// The spans received so far with this trace id.
+    pub fn trace(&self, trace_id: &str) -> Vec<Span> {
+        let store = self.store();
+        let spans = store
+            .spans
+            .iter()
+            .filter(|span| span.trace_id.eq_ignore_ascii_case(trace_id));
+        spans.cloned().collect()
+    }
+
+    /// Waits until the trace's spans satisfy `until`, and returns them.
+    ///
+    /// Spans arrive in batches, a service's every ~100 ms, so a test waits
+    /// for what it needs rather than sleeping. At the timeout it returns
+    /// what it has anyway: the caller's assertion then shows what is
+    /// missing, which says more than "timed out". Needs a tokio runtime
+    /// with time enabled (any `#[tokio::test]` has one).
+    pub async fn wait_for_trace(
+        &self,
+        trace_id: &str,
+        until: impl Fn(&[Span]) -> bool,
+        timeout: Duration,
+    ) -> Vec<Span> {
+        poll(|| self.trace(trace_id), until, timeout).await
+    }
+
+    /// Waits until the log records satisfy `until`; see
+    /// [`wait_for_trace`](Self::wait_for_trace).
+    pub async fn wait_for_logs(
+        &self,
+        until: impl Fn(&[LogRecord]) -> bool,
+        timeout: Duration,
+    ) -> Vec<LogRecord> {
+        poll(|| self.logs(), until, timeout).await
+    }
+
+    /// Whether any request body received so far holds these bytes. OTLP
+    /// protobuf writes strings as plain UTF-8, so a secret that was exported
+    /// anywhere (attribute, event, log body, resource) is found here.
+    pub fn raw_payload_contains(&self, needle: &[u8]) -> bool {
+        if needle.is_empty() {
+            return true;
+        }
+        let store = self.store();
+        store
+            .raw
+            .iter()
+            .any(|body| body.windows(needle.len()).any(|window| window == needle))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        // Joining frees the port before the next receiver starts; it is
+        // quick, since stopping drops every connection.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A panicking test thread must not hide the telemetry from the others.
+fn lock(store: &Shared) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn poll<T>(
+    read: impl Fn() -> Vec<T>,
+    until: impl Fn(&[T]) -> bool,
+    timeout: Duration,
+) -> Vec<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let items = read();
+        if until(&items) || Instant::now() >= deadline {
+            return items;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+async fn export_traces(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let request: ExportTraceServiceRequest = decode(&headers, &body)?;
+    let spans = flatten_spans(request.resource_spans);
+    let mut store = lock(&store);
+    store.spans.extend(spans);
+    store.raw.push(body);
+    Ok(protobuf(&ExportTraceServiceResponse::default()))
+}
+
+async fn export_logs(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let request: ExportLogsServiceRequest = decode(&headers, &body)?;
+    let logs = flatten_logs(request.resource_logs);
+    let mut store = lock(&store);
+    store.logs.extend(logs);
+    store.raw.push(body);
+    Ok(protobuf(&ExportLogsServiceResponse::default()))
+}
+
+/// Why a request was not read: the status and text an exporter logs.
+type Refusal = (StatusCode, String);
+
+/// Decodes an uncompressed protobuf body.
+fn decode<M: Message + Default>(headers: &HeaderMap, body: &[u8]) -> Result<M, Refusal> {
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    if !header(header::CONTENT_TYPE).is_some_and(|value| value.starts_with(PROTOBUF)) {
+        let message = "only application/x-protobuf is accepted";
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.into()));
+    }
+    if header(header::CONTENT_ENCODING).is_some_and(|value| value != "identity") {
+        let message = "compressed bodies are not accepted";
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.into()));
+    }
+    M::decode(body).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()))
+}
+
+fn protobuf(message: &impl Message) -> Response {
+    ([(header::CONTENT_TYPE, PROTOBUF)], message.encode_to_vec()).into_response()
+}

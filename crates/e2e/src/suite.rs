@@ -1,0 +1,587 @@
+//! The whole suite as real processes: the same binaries users run, each
+//! with a fresh database and its OTLP exporters pointed at this test's
+//! [`OtlpReceiver`].
+//!
+//! Every service binds `127.0.0.1:0` and the suite learns the port from its
+//! first log line, so suites never fight over ports and any number can run
+//! at once. Children are stopped when the [`Suite`] is dropped, panics
+//! included; only a killed test process (SIGKILL) can leave them behind.
+//! `std::process::exit` skips destructors too: a `harness = false` main
+//! that shares one suite must drop it before `Conclusion::exit()`.
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsStr,
+    fmt,
+    io::{BufRead, BufReader, Read},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
+        atomic::{AtomicU32, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
+use crate::otlp::OtlpReceiver;
+
+/// Postgres as the contract's local setup has it; every run gets its own
+/// databases on it.
+const POSTGRES: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// A debug build of a service with migrations takes a few seconds to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// A service drains for up to 10 s on SIGTERM, then flushes telemetry.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// At drop nobody waits for the answer, so less patience.
+const DROP_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The suite's processes, in start order: callees before their callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    CardProcessor,
+    Payments,
+    Notifications,
+    Users,
+    Orders,
+    Gateway,
+}
+
+impl Service {
+    /// Every service, in start order.
+    pub const ALL: [Self; 6] = [
+        Self::CardProcessor,
+        Self::Payments,
+        Self::Notifications,
+        Self::Users,
+        Self::Orders,
+        Self::Gateway,
+    ];
+
+    /// The package, binary and `service.name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CardProcessor => "card-processor",
+            Self::Payments => "payments",
+            Self::Notifications => "notifications",
+            Self::Users => "users",
+            Self::Orders => "orders",
+            Self::Gateway => "gateway",
+        }
+    }
+
+    fn has_database(self) -> bool {
+        !matches!(self, Self::CardProcessor | Self::Gateway)
+    }
+
+    fn uses_nats(self) -> bool {
+        matches!(self, Self::Users | Self::Orders)
+    }
+
+    fn callees(self) -> &'static [Self] {
+        match self {
+            Self::Payments => &[Self::CardProcessor],
+            Self::Orders => &[Self::Payments],
+            Self::Gateway => &[Self::Users, Self::Orders, Self::Notifications],
+            _ => &[],
+        }
+    }
+
+    /// `card-processor` → `CARD_PROCESSOR_URL`, the variable callers read.
+    fn url_variable(self) -> String {
+        format!("{}_URL", self.name().to_uppercase().replace('-', "_"))
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a test changes about the suite: extra environment, applied after
+/// the suite's own so it can override anything (samplers, endpoints, ...).
+#[derive(Debug, Clone, Default)]
+pub struct SuiteOptions {
+    /// For every service.
+    pub env: Vec<(String, String)>,
+    /// For one service, applied last.
+    pub service_env: BTreeMap<Service, Vec<(String, String)>>,
+}
+
+impl SuiteOptions {
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn service_env(
+        mut self,
+        service: Service,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let env = self.service_env.entry(service).or_default();
+        env.push((key.into(), value.into()));
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Every line any child wrote, in the order they were read.
+type Output = Arc<Mutex<Vec<(Service, Stream, String)>>>;
+
+/// The running suite. Dropping it stops every service (callers first) and
+/// drops its databases.
+pub struct Suite {
+    // Dropped after `Drop::drop` stopped the services, so their last
+    // telemetry flush still lands.
+    receiver: OtlpReceiver,
+    processes: Vec<Process>,
+    databases: BTreeMap<Service, String>,
+    output: Output,
+}
+
+struct Process {
+    service: Service,
+    url: String,
+    child: Mutex<Child>,
+    readers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Suite {
+    /// Builds the binaries (once per test process), then starts every
+    /// service and waits until each listens.
+    pub async fn start(options: SuiteOptions) -> anyhow::Result<Self> {
+        let receiver = OtlpReceiver::start().context("starting the OTLP receiver")?;
+        let binaries = tokio::task::spawn_blocking(binaries).await??;
+
+        let run = run_id();
+        let databases: BTreeMap<Service, String> = (Service::ALL.into_iter())
+            .filter(|service| service.has_database())
+            .map(|service| (service, format!("e2e_{run}_{service}")))
+            .collect();
+        // The names are unique to this process, but a pid can come back
+        // after a run that was killed before it could clean up.
+        drop_databases(databases.values())?;
+
+        // Built before the first child, so a failed start cleans up too.
+        let mut suite = Self {
+            receiver,
+            processes: Vec::new(),
+            databases,
+            output: Output::default(),
+        };
+        for service in Service::ALL {
+            let binary = (binaries.get(service.name()))
+                .with_context(|| format!("cargo built no binary named {service}"))?;
+            let command = suite.command(service, binary, &options);
+            suite.spawn(service, command).await?;
+        }
+        Ok(suite)
+    }
+
+    /// The service's base URL, `http://127.0.0.1:PORT`. It stays the same
+    /// after [`stop`](Self::stop), which makes a "dependency down" test.
+    pub fn url(&self, service: Service) -> String {
+        self.process(service).url.clone()
+    }
+
+    /// The URL of the service's own database, for tests that check rows.
+    pub fn database_url(&self, service: Service) -> Option<String> {
+        (self.databases.get(&service)).map(|name| format!("{POSTGRES}/{name}"))
+    }
+
+    pub fn receiver(&self) -> &OtlpReceiver {
+        &self.receiver
+    }
+
+    /// Every line the service wrote on stdout so far (its JSON logs).
+    pub fn stdout(&self, service: Service) -> Vec<String> {
+        self.lines(service, Stream::Stdout)
+    }
+
+    pub fn stderr(&self, service: Service) -> Vec<String> {
+        self.lines(service, Stream::Stderr)
+    }
+
+    /// Every line of every service, stdout and stderr, in the order read:
+    /// what to print when a test fails.
+    pub fn all_output(&self) -> Vec<(Service, String)> {
+        let output = lock(&self.output);
+        output
+            .iter()
+            .map(|(service, _, line)| (*service, line.clone()))
+            .collect()
+    }
+
+    /// Sends SIGTERM and waits up to 15 s for the service to exit (it drains
+    /// requests and flushes its telemetry). Past that it is killed and this
+    /// fails. Stopping a stopped service returns its exit status again.
+    pub async fn stop(&self, service: Service) -> anyhow::Result<ExitStatus> {
+        let process = self.process(service);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        process.terminate()?;
+        loop {
+            if let Some(status) = process.try_wait()? {
+                process.join_readers();
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                process.kill()?;
+                bail!("{service} did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed it");
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn command(&self, service: Service, binary: &Path, options: &SuiteOptions) -> Command {
+        let mut command = Command::new(binary);
+        // A developer's shell must not point a test at their collector or
+        // their database.
+        for (key, _) in std::env::vars_os() {
+            if is_configuration(&key) {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", self.receiver.endpoint())
+            // Export within ~100 ms, so tests wait for spans briefly.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+            .env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "json");
+        if let Some(url) = self.database_url(service) {
+            command.env("DATABASE_URL", url);
+        }
+        if service.uses_nats() {
+            command.env("NATS_URL", NATS_URL);
+        }
+        for &callee in service.callees() {
+            command.env(callee.url_variable(), self.url(callee));
+        }
+        let own = options.service_env.get(&service).into_iter().flatten();
+        command.envs(
+            options
+                .env
+                .iter()
+                .chain(own)
+                .map(|(key, value)| (key, value)),
+        );
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the service and waits for its `"<service> listening"` line.
+    async fn spawn(&mut self, service: Service, mut command: Command) -> anyhow::Result<()> {
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {service}"))?;
+        let mut readers = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            readers.push(capture(
+                service,
+                Stream::Stdout,
+                stdout,
+                Arc::clone(&self.output),
+            ));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            readers.push(capture(
+                service,
+                Stream::Stderr,
+                stderr,
+                Arc::clone(&self.output),
+            ));
+        }
+        self.processes.push(Process {
+            service,
+            url: String::new(),
+            child: Mutex::new(child),
+            readers: Mutex::new(readers),
+        });
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        let address = loop {
+            if let Some(address) = self
+                .stdout(service)
+                .iter()
+                .find_map(|line| listening(service, line))
+            {
+                break address;
+            }
+            let process = self.process(service);
+            if let Some(status) = process.try_wait()? {
+                process.join_readers();
+                bail!(
+                    "{service} exited before listening ({status}):\n{}",
+                    self.tail(service)
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{service} did not listen within {START_TIMEOUT:?}:\n{}",
+                    self.tail(service)
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        };
+        let host = if address.ip().is_unspecified() {
+            "127.0.0.1".into()
+        } else {
+            address.ip().to_string()
+        };
+        let url = format!("http://{host}:{}", address.port());
+        if let Some(process) = self.processes.last_mut() {
+            process.url = url;
+        }
+        Ok(())
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "a Suite is handed out only once every service runs"
+    )]
+    fn process(&self, service: Service) -> &Process {
+        let process = self
+            .processes
+            .iter()
+            .find(|process| process.service == service);
+        process.expect("every service of a Suite has been started")
+    }
+
+    fn lines(&self, service: Service, stream: Stream) -> Vec<String> {
+        let output = lock(&self.output);
+        let lines = output
+            .iter()
+            .filter(|(s, st, _)| *s == service && *st == stream);
+        lines.map(|(_, _, line)| line.clone()).collect()
+    }
+
+    /// The service's last lines, stdout and stderr, for an error message.
+    fn tail(&self, service: Service) -> String {
+        let output = lock(&self.output);
+        let lines: Vec<&str> = (output.iter().filter(|(s, _, _)| *s == service))
+            .map(|(_, _, line)| line.as_str())
+            .collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        // Callers first, so no service logs errors about a callee that
+        // went away before it did.
+        for process in self.processes.iter().rev() {
+            if let Err(error) = process.stop_blocking() {
+                eprintln!("e2e: stopping {}: {error:#}", process.service);
+            }
+        }
+        if let Err(error) = drop_databases(self.databases.values()) {
+            eprintln!("e2e: dropping the test databases: {error:#}");
+        }
+    }
+}
+
+impl Process {
+    fn try_wait(&self) -> anyhow::Result<Option<ExitStatus>> {
+        Ok(lock(&self.child).try_wait()?)
+    }
+
+    /// SIGTERM, the signal the services shut down gracefully on. Only a
+    /// child that has not been reaped is signalled: its pid cannot have been
+    /// reused yet.
+    fn terminate(&self) -> anyhow::Result<()> {
+        let mut child = lock(&self.child);
+        if child.try_wait()?.is_none() {
+            kill(Pid::from_raw(i32::try_from(child.id())?), Signal::SIGTERM)?;
+        }
+        Ok(())
+    }
+
+    fn kill(&self) -> anyhow::Result<ExitStatus> {
+        let mut child = lock(&self.child);
+        child.kill()?;
+        Ok(child.wait()?)
+    }
+
+    /// What `Drop` does: SIGTERM, a grace period, then SIGKILL.
+    fn stop_blocking(&self) -> anyhow::Result<()> {
+        self.terminate()?;
+        let deadline = Instant::now() + DROP_TIMEOUT;
+        while self.try_wait()?.is_none() {
+            if Instant::now() >= deadline {
+                self.kill()?;
+                bail!("did not exit within {DROP_TIMEOUT:?} of SIGTERM; killed it");
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        Ok(())
+    }
+
+    /// Waits (briefly) for the reader threads to reach the end of the
+    /// pipes, so the output of an exited service is complete.
+    fn join_readers(&self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut readers = lock(&self.readers);
+        while readers.iter().any(|reader| !reader.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        readers.retain(|reader| !reader.is_finished());
+    }
+}
+
+/// Reads a child's pipe line by line into `output`, on its own thread so a
+/// chatty service never blocks on a full pipe.
+fn capture(
+    service: Service,
+    stream: Stream,
+    pipe: impl Read + Send + 'static,
+    output: Output,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_owned();
+            lock(&output).push((service, stream, line));
+        }
+    })
+}
+
+/// The address in `{"message":"<service> listening","address":"..."}`, the
+/// first line `platform::run` logs.
+fn listening(service: Service, line: &str) -> Option<SocketAddr> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let message = value.get("message")?.as_str()?;
+    if message != format!("{service} listening") {
+        return None;
+    }
+    value.get("address")?.as_str()?.parse().ok()
+}
+
+/// Variables the suite sets itself, or that would point a service elsewhere.
+fn is_configuration(key: &OsStr) -> bool {
+    let key = key.to_string_lossy();
+    key.starts_with("OTEL_")
+        || key.ends_with("_URL")
+        || ["LISTEN_ADDR", "RUST_LOG", "LOG_FORMAT"].contains(&key.as_ref())
+}
+
+/// `<pid>_<n>`: unique among the suites of this process and of any other
+/// test process running at the same time.
+fn run_id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `DROP DATABASE ... WITH (FORCE)` through `psql`: synchronous, so `Drop`
+/// can use it, and it needs no runtime.
+fn drop_databases<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Result<()> {
+    let mut command = Command::new("psql");
+    command.arg(format!("{POSTGRES}/postgres")).args([
+        "--quiet",
+        "--no-psqlrc",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]);
+    for name in names {
+        command
+            .arg("-c")
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql")?;
+    ensure!(
+        output.status.success(),
+        "psql failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
+/// The service binaries by name, built once per test process.
+fn binaries() -> anyhow::Result<&'static BTreeMap<String, PathBuf>> {
+    static BINARIES: OnceLock<Result<BTreeMap<String, PathBuf>, String>> = OnceLock::new();
+    let built = BINARIES.get_or_init(|| build().map_err(|error| format!("{error:#}")));
+    built.as_ref().map_err(|error| anyhow!("{error}"))
+}
+
+/// `cargo build` of every service. Cargo's JSON messages name each binary's
+/// path, so the target directory (`CARGO_TARGET_DIR`, `.cargo/config.toml`,
+/// ...) need not be guessed; diagnostics still go to stderr as usual.
+fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace).args([
+        "build",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+    ]);
+    for service in Service::ALL {
+        command.args(["-p", service.name()]);
+    }
+    let output = (command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output())
+    .context("running cargo build")?;
+    ensure!(
+        output.status.success(),
+        "cargo build failed ({}); its errors are above",
+        output.status
+    );
+
+    let mut binaries = BTreeMap::new();
+    for line in output.stdout.split(|&byte| byte == b'\n') {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let name = message
+            .pointer("/target/name")
+            .and_then(serde_json::Value::as_str);
+        let executable = message
+            .get("executable")
+            .and_then(serde_json::Value::as_str);
+        if let (Some(name), Some(executable)) = (name, executable) {
+            binaries.insert(name.to_owned(), PathBuf::from(executable));
+        }
+    }
+    Ok(binaries)
+}
+
+/// Output and children stay usable after a test thread panicked holding
+/// the lock: the data is lines and a process handle, never half-written.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
