@@ -24,10 +24,22 @@ impl From<JsonRejection> for Problem {
                 "Invalid request",
                 detail,
             ),
-            JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large", detail)
+            JsonRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    "Body too large",
+                    detail,
+                )
             }
-            _ => Problem::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail),
+            _ => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+                detail,
+            ),
         }
     }
 }

@@ -6,10 +6,13 @@
 //!
 //! - [`problem`]: [`Problem`], the one error body of the suite.
 //! - [`json`]: [`Json`], axum's extractor with problem rejections.
+//! - [`client`]: [`call`](client::call), one outcome type for calls to
+//!   other services.
 //! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
 //! - [`server`]: [`Server`] (bind, tell the port, run until shut down) and
 //!   [`run`], the whole life of a service binary.
 
+pub mod client;
 pub mod health;
 pub mod json;
 pub mod problem;
@@ -26,11 +29,20 @@ pub use server::{Server, run};
 pub fn config<C: clap::Parser>() -> C {
     C::try_parse().unwrap_or_else(|error| {
         use clap::error::ErrorKind;
-        if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
             error.exit();
         }
         let rendered = error.render().to_string();
-        eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid configuration"));
+        eprintln!(
+            "{}",
+            rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid configuration")
+        );
         std::process::exit(2);
     })
 }

@@ -80,6 +80,21 @@ impl IntoResponse for Problem {
             tracing::info!(status = status.as_u16(), problem = self.kind(), detail = %self.detail, "request rejected");
         }
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
+}
+
+/// The fallback of every router: unknown paths get a problem too.
+pub async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "There is nothing at this path.",
+    )
 }

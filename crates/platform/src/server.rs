@@ -81,10 +81,7 @@ pub async fn shutdown_signal() {
 /// a bad `OTEL_*` value stops it), then the application, then serving until
 /// SIGTERM, then the telemetry flush. Every failure is one line on stderr
 /// and a non-zero exit.
-pub async fn run(
-    service: &str,
-    build: impl Future<Output = anyhow::Result<Server>>,
-) -> ExitCode {
+pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Server>>) -> ExitCode {
     let telemetry = match telemetry::init(service) {
         Ok(guard) => guard,
         Err(error) => {
@@ -106,5 +103,9 @@ pub async fn run(
         tracing::info!("{service} stopped");
     }
     telemetry.shutdown();
-    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -128,7 +128,11 @@ impl TelemetryConfig {
                 None | Some("otlp") => Some(otlp_target(&env, &LOGS)?),
                 Some("none") => None,
                 Some(other) => {
-                    return Err(Env::error("OTEL_LOGS_EXPORTER", other, "expected otlp or none"));
+                    return Err(Env::error(
+                        "OTEL_LOGS_EXPORTER",
+                        other,
+                        "expected otlp or none",
+                    ));
                 }
             },
             propagators: env.parse_or(
@@ -225,7 +229,11 @@ fn parse_span_exporters(value: &str) -> Result<Vec<SpanExporterKind>, String> {
             "console" => exporters.push(SpanExporterKind::Console),
             // "none" means no exporter at all, whatever else is listed.
             "none" => return Ok(Vec::new()),
-            _ => return Err(format!("unknown exporter {name:?}: expected otlp, console or none")),
+            _ => {
+                return Err(format!(
+                    "unknown exporter {name:?}: expected otlp, console or none"
+                ));
+            }
         }
     }
     Ok(exporters)
@@ -238,7 +246,11 @@ fn parse_propagators(value: &str) -> Result<Vec<Propagator>, String> {
             "tracecontext" => propagators.push(Propagator::TraceContext),
             "baggage" => propagators.push(Propagator::Baggage),
             "none" => return Ok(Vec::new()),
-            _ => return Err(format!("unknown propagator {name:?}: expected tracecontext, baggage or none")),
+            _ => {
+                return Err(format!(
+                    "unknown propagator {name:?}: expected tracecontext, baggage or none"
+                ));
+            }
         }
     }
     Ok(propagators)
@@ -283,13 +295,16 @@ const LOGS: Signal = Signal {
 /// it is; the generic `OTEL_EXPORTER_OTLP_ENDPOINT` gets the signal's path
 /// appended for `http/protobuf` and is used as it is for `grpc`.
 fn otlp_target(env: &Env, signal: &Signal) -> Result<OtlpTarget, ConfigError> {
-    let generic_protocol =
-        env.parse_or("OTEL_EXPORTER_OTLP_PROTOCOL", Protocol::HttpProtobuf, parse_protocol)?;
+    let generic_protocol = env.parse_or(
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        Protocol::HttpProtobuf,
+        parse_protocol,
+    )?;
     let protocol = env.parse_or(signal.protocol_var, generic_protocol, parse_protocol)?;
 
     if let Some(value) = env.get(signal.endpoint_var) {
-        let endpoint =
-            parse_endpoint(value).map_err(|reason| Env::error(signal.endpoint_var, value, reason))?;
+        let endpoint = parse_endpoint(value)
+            .map_err(|reason| Env::error(signal.endpoint_var, value, reason))?;
         return Ok(OtlpTarget { protocol, endpoint });
     }
     let base = match env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -375,16 +390,26 @@ mod tests {
         assert_eq!(config.service_name, "orders");
         assert_eq!(config.sampler, Sampler::ParentBasedAlwaysOn);
         assert_eq!(config.traces.protocol, Protocol::HttpProtobuf);
-        assert_eq!(config.traces.endpoint.as_str(), "http://localhost:4318/v1/traces");
-        assert_eq!(config.logs.unwrap().endpoint.as_str(), "http://localhost:4318/v1/logs");
+        assert_eq!(
+            config.traces.endpoint.as_str(),
+            "http://localhost:4318/v1/traces"
+        );
+        assert_eq!(
+            config.logs.unwrap().endpoint.as_str(),
+            "http://localhost:4318/v1/logs"
+        );
         assert!(!config.sdk_disabled);
         assert_eq!(config.log_format, LogFormat::Json);
     }
 
     #[test]
     fn generic_endpoint_gets_the_signal_path_for_http_only() {
-        let http = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/base/")]).unwrap();
-        assert_eq!(http.traces.endpoint.as_str(), "http://collector:4318/base/v1/traces");
+        let http =
+            config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/base/")]).unwrap();
+        assert_eq!(
+            http.traces.endpoint.as_str(),
+            "http://collector:4318/base/v1/traces"
+        );
 
         let grpc = config(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
@@ -404,18 +429,29 @@ mod tests {
     fn signal_specific_endpoint_is_used_verbatim() {
         let config = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://tempo:4318/custom"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/custom",
+            ),
         ])
         .unwrap();
         assert_eq!(config.traces.endpoint.as_str(), "http://tempo:4318/custom");
-        assert_eq!(config.logs.unwrap().endpoint.as_str(), "http://collector:4318/v1/logs");
+        assert_eq!(
+            config.logs.unwrap().endpoint.as_str(),
+            "http://collector:4318/v1/logs"
+        );
     }
 
     #[test]
     fn service_name_precedence() {
-        let from_attributes = config(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=shop,team=a%20b")]).unwrap();
+        let from_attributes =
+            config(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=shop,team=a%20b")]).unwrap();
         assert_eq!(from_attributes.service_name, "shop");
-        assert!(from_attributes.resource_attributes.contains(&("team".into(), "a b".into())));
+        assert!(
+            from_attributes
+                .resource_attributes
+                .contains(&("team".into(), "a b".into()))
+        );
 
         let explicit = config(&[
             ("OTEL_RESOURCE_ATTRIBUTES", "service.name=shop"),
@@ -455,7 +491,11 @@ mod tests {
             }
             let error = config(&vars).unwrap_err();
             assert_eq!(error.variable, variable);
-            assert!(error.to_string().starts_with(&format!("invalid {variable}=")));
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("invalid {variable}="))
+            );
             assert!(!error.to_string().contains('\n'));
         }
     }

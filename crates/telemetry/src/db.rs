@@ -270,7 +270,11 @@ where
 
     pub async fn fetch_optional(self, mut on: impl Target) -> sqlx::Result<Option<O>> {
         let (peer, executor) = on.split();
-        traced(self.statement.span(peer), self.inner.fetch_optional(executor)).await
+        traced(
+            self.statement.span(peer),
+            self.inner.fetch_optional(executor),
+        )
+        .await
     }
 
     pub async fn fetch_all(self, mut on: impl Target) -> sqlx::Result<Vec<O>> {

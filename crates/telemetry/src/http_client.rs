@@ -99,7 +99,10 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
         match outcome {
             Ok(response) => {
                 let status = response.status();
-                span.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+                span.record(
+                    semconv::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(status.as_u16()),
+                );
                 // For a client, any 4xx or 5xx means the call failed.
                 if status.is_client_error() || status.is_server_error() {
                     span.record(semconv::ERROR_TYPE, status.as_str());

@@ -40,7 +40,10 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
 
 fn server_span(request: &Request) -> Span {
     let method = method_name(request.method());
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
     // `{method} {http.route}`, or the method alone when no route matched, so
     // that 404s for random paths do not each get their own span name.
     let name = match route {
@@ -78,7 +81,10 @@ fn server_span(request: &Request) -> Span {
 /// Server spans are errors only for 5xx: a 4xx is the client's mistake, and
 /// the server handled it correctly.
 fn record_status(span: &Span, status: StatusCode) {
-    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+    span.record(
+        semconv::HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    );
     if status.is_server_error() {
         span.record(semconv::ERROR_TYPE, status.as_str());
         span.record("otel.status_code", "error");

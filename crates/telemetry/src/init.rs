@@ -18,7 +18,9 @@ use opentelemetry_sdk::{
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::{
-    config::{ConfigError, LogFormat, Propagator, Protocol, Sampler, SpanExporterKind, TelemetryConfig},
+    config::{
+        ConfigError, LogFormat, Propagator, Protocol, Sampler, SpanExporterKind, TelemetryConfig,
+    },
     logs,
 };
 
@@ -96,9 +98,11 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
     // The OTLP log pipeline must not log about itself: an export failure
     // would produce a log record to export, and so on.
     let otel_logs = logger_provider.as_ref().map(|provider| {
-        OpenTelemetryTracingBridge::new(provider).with_filter(tracing_subscriber::filter::filter_fn(
-            |metadata| !logs::is_transport_target(metadata.target()),
-        ))
+        OpenTelemetryTracingBridge::new(provider).with_filter(
+            tracing_subscriber::filter::filter_fn(|metadata| {
+                !logs::is_transport_target(metadata.target())
+            }),
+        )
     });
     let stdout = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()

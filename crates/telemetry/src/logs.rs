@@ -41,7 +41,9 @@ where
     ) -> fmt::Result {
         let metadata = event.metadata();
         let mut line = Map::new();
-        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
         line.insert("timestamp".into(), now.into());
         line.insert("level".into(), metadata.level().as_str().into());
         line.insert("target".into(), metadata.target().into());
@@ -53,7 +55,10 @@ where
         let context = opentelemetry::Context::current();
         let span_context = context.span().span_context().clone();
         if span_context.is_valid() {
-            line.insert("trace_id".into(), span_context.trace_id().to_string().into());
+            line.insert(
+                "trace_id".into(),
+                span_context.trace_id().to_string().into(),
+            );
             line.insert("span_id".into(), span_context.span_id().to_string().into());
         }
         writeln!(writer, "{}", Value::Object(line))
@@ -97,6 +102,7 @@ impl tracing::field::Visit for JsonFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
 }

@@ -35,7 +35,9 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
     let db = Database::connect(config.database_url.as_str())
         .await
         .context("cannot connect to the users database (DATABASE_URL)")?;
-    db.migrate(&MIGRATOR).await.context("cannot migrate the users database")?;
+    db.migrate(&MIGRATOR)
+        .await
+        .context("cannot migrate the users database")?;
     let router = router(AppState { db });
     Ok(platform::Server::bind(config.listen_addr, router).await?)
 }
@@ -43,6 +45,7 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/users/{customer_id}", get(routes::users::get))
+        .fallback(platform::problem::not_found)
         .layer(middleware::from_fn(telemetry::http_server::trace_requests))
         .route("/readyz", get(routes::health::ready))
         .merge(platform::health::liveness())

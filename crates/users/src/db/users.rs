@@ -16,5 +16,8 @@ const FIND: Statement = Statement::new(
 );
 
 pub async fn find(db: &Database, id: &CustomerId) -> sqlx::Result<Option<UserRow>> {
-    FIND.query_as().bind(id.as_str().to_owned()).fetch_optional(db).await
+    FIND.query_as()
+        .bind(id.as_str().to_owned())
+        .fetch_optional(db)
+        .await
 }

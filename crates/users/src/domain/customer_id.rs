@@ -8,7 +8,9 @@ impl CustomerId {
         let rest = value.strip_prefix("cus_")?;
         let valid = !rest.is_empty()
             && rest.len() <= 60
-            && rest.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+            && rest
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
         valid.then(|| Self(value.to_owned()))
     }
 
@@ -28,7 +30,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_id() {
-        for value in ["", "cus_", "1001", "cus_10 01", "cus_1001'--", &format!("cus_{}", "9".repeat(61))] {
+        for value in [
+            "",
+            "cus_",
+            "1001",
+            "cus_10 01",
+            "cus_1001'--",
+            &format!("cus_{}", "9".repeat(61)),
+        ] {
             assert_eq!(CustomerId::parse(value), None, "{value:?}");
         }
     }

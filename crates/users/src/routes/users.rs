@@ -19,7 +19,8 @@ pub async fn get(
     State(state): State<AppState>,
     Path(customer_id): Path<String>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let id = CustomerId::parse(&customer_id).ok_or_else(|| ApiError::UnknownCustomer(customer_id.clone()))?;
+    let id = CustomerId::parse(&customer_id)
+        .ok_or_else(|| ApiError::UnknownCustomer(customer_id.clone()))?;
     let user = db::users::find(&state.db, &id)
         .await
         .context("looking up the customer")?

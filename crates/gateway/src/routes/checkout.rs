@@ -1,0 +1,43 @@
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+
+use crate::{
+    AppState,
+    clients::Order,
+    domain::{Checkout, CheckoutRequest, IdempotencyKey, YearMonth},
+    error::ApiError,
+};
+
+/// `POST /checkout`: look the customer up, place and pay for the order,
+/// then ask for the confirmation message.
+pub async fn checkout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    platform::Json(request): platform::Json<CheckoutRequest>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let checkout = Checkout::parse(request, YearMonth::now()).map_err(ApiError::InvalidCheckout)?;
+
+    let customer = state.users.find(&checkout.customer_id).await?;
+    let order = state.orders.place(&checkout, key.as_ref()).await?;
+    // The order is placed and paid: a failed notification is logged and
+    // visible in the trace, and does not fail the checkout.
+    if let Err(error) = state
+        .notifications
+        .order_confirmed(&order.order_id, &customer.customer_id)
+        .await
+    {
+        tracing::warn!(error = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
+    }
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|value| IdempotencyKey::parse(value.as_bytes()).ok_or(ApiError::InvalidIdempotencyKey))
+        .transpose()
+}

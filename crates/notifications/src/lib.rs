@@ -1,0 +1,53 @@
+//! `notifications`: records the messages the shop owes its customers.
+//!
+//! Answers `POST /notifications` for the gateway once an order is
+//! confirmed. Asking twice for the same order's confirmation records it once.
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`], from the environment.
+//! - `routes`: thin handlers.
+//! - `db`: every SQL statement of the service.
+//! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+
+mod config;
+mod db;
+mod error;
+mod routes;
+
+use anyhow::Context;
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
+use telemetry::db::Database;
+
+pub use config::Config;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+}
+
+/// Connects to the database, migrates it, and binds the listener.
+pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
+    let db = Database::connect(config.database_url.as_str())
+        .await
+        .context("cannot connect to the notifications database (DATABASE_URL)")?;
+    db.migrate(&MIGRATOR)
+        .await
+        .context("cannot migrate the notifications database")?;
+    Ok(platform::Server::bind(config.listen_addr, router(AppState { db })).await?)
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/notifications", post(routes::notifications::create))
+        .fallback(platform::problem::not_found)
+        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
+        .route("/readyz", get(routes::health::ready))
+        .merge(platform::health::liveness())
+        .with_state(state)
+}

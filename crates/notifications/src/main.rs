@@ -1,0 +1,7 @@
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config: notifications::Config = platform::config();
+    platform::run("notifications", notifications::build(config)).await
+}

@@ -1,0 +1,55 @@
+use anyhow::Context;
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::{AppState, db, error::ApiError};
+
+#[derive(Deserialize)]
+pub struct NotificationRequest {
+    order_id: String,
+    customer_id: String,
+    template: String,
+}
+
+#[derive(Serialize)]
+pub struct NotificationResponse {
+    notification_id: String,
+    status: String,
+}
+
+/// The templates this service knows; anything else is refused.
+fn template(name: &str) -> Option<&'static str> {
+    match name {
+        "order_confirmed" => Some("order_confirmed"),
+        _ => None,
+    }
+}
+
+/// `POST /notifications`: queue a message to a customer.
+pub async fn create(
+    State(state): State<AppState>,
+    platform::Json(request): platform::Json<NotificationRequest>,
+) -> Result<(StatusCode, Json<NotificationResponse>), ApiError> {
+    let template = template(&request.template).ok_or(ApiError::Invalid("unknown template"))?;
+    if request.order_id.is_empty() || request.customer_id.is_empty() {
+        return Err(ApiError::Invalid("order_id and customer_id are required"));
+    }
+    let id = format!("ntf_{}", uuid::Uuid::now_v7().simple());
+    let row = db::notifications::insert(
+        &state.db,
+        id,
+        request.order_id,
+        request.customer_id,
+        template,
+    )
+    .await
+    .context("recording the notification")?;
+    tracing::info!(notification.id = row.id.as_str(), "notification.queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(NotificationResponse {
+            notification_id: row.id,
+            status: row.status,
+        }),
+    ))
+}

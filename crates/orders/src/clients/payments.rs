@@ -1,0 +1,74 @@
+use platform::client::{self, CallError};
+use reqwest_middleware::ClientWithMiddleware;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{config::PAYMENTS_TIMEOUT, domain::OrderId};
+
+/// The card as the customer gave it, passed through to `payments`
+/// untouched: orders never looks at it, stores it or logs it. No `Debug`.
+#[derive(Deserialize, Serialize)]
+pub struct CardDetails {
+    number: String,
+    exp_month: u8,
+    exp_year: u16,
+    cvc: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentCreated {
+    pub payment_id: String,
+}
+
+#[derive(Serialize)]
+struct PaymentRequest<'a> {
+    order_id: &'a str,
+    amount_cents: i64,
+    currency: &'a str,
+    card: &'a CardDetails,
+}
+
+/// The payments service.
+#[derive(Clone)]
+pub struct Payments {
+    http: ClientWithMiddleware,
+    base_url: Url,
+    create_url: Url,
+}
+
+impl Payments {
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            http: telemetry::http_client::client(PAYMENTS_TIMEOUT),
+            create_url: base_url
+                .join("payments")
+                .unwrap_or_else(|_| base_url.clone()),
+            base_url,
+        }
+    }
+
+    /// Whether payments answers its liveness probe, for `/readyz`.
+    pub async fn is_alive(&self) -> bool {
+        platform::health::is_alive(&self.base_url).await
+    }
+
+    pub async fn charge(
+        &self,
+        order_id: &OrderId,
+        amount_cents: i64,
+        currency: &str,
+        card: &CardDetails,
+    ) -> Result<PaymentCreated, CallError> {
+        let request = PaymentRequest {
+            order_id: order_id.as_str(),
+            amount_cents,
+            currency,
+            card,
+        };
+        client::call(
+            "payments",
+            self.http.post(self.create_url.clone()).json(&request),
+        )
+        .await
+    }
+}

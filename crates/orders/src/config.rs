@@ -1,0 +1,28 @@
+use std::{net::SocketAddr, time::Duration};
+
+use url::Url;
+
+/// The orders service. Every option is read from its environment variable.
+#[derive(Debug, clap::Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8082")]
+    pub listen_addr: SocketAddr,
+
+    /// The service's own Postgres database; created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres:postgres@localhost:5432/orders"
+    )]
+    pub database_url: Url,
+
+    /// Base URL of the payments service.
+    #[arg(long, env = "PAYMENTS_URL", default_value = "http://localhost:8083")]
+    pub payments_url: Url,
+}
+
+/// How long a payment may take: longer than the card processor's own
+/// timeout in `payments`, so that one answers first.
+pub const PAYMENTS_TIMEOUT: Duration = Duration::from_secs(8);

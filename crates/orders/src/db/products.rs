@@ -1,0 +1,69 @@
+use telemetry::db::{Statement, Transaction};
+
+use crate::domain::{OrderLine, Sku};
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProductRow {
+    pub sku: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub stock: i32,
+}
+
+/// Locks the ordered products' rows until the transaction ends, in sku
+/// order so that two orders for the same products cannot deadlock.
+const LOCK: Statement = Statement::new(
+    "SELECT",
+    "products",
+    "SELECT sku, price_cents, currency, stock FROM products \
+     WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
+);
+
+pub async fn lock(tx: &mut Transaction, skus: &[Sku]) -> sqlx::Result<Vec<ProductRow>> {
+    let skus: Vec<String> = skus.iter().map(|sku| sku.as_str().to_owned()).collect();
+    LOCK.query_as().bind(skus).fetch_all(tx).await
+}
+
+/// Takes every line's quantity out of stock, in one statement.
+const RESERVE: Statement = Statement::new(
+    "UPDATE",
+    "products",
+    "UPDATE products SET stock = products.stock - line.quantity \
+     FROM unnest($1::text[], $2::integer[]) AS line(sku, quantity) \
+     WHERE products.sku = line.sku",
+);
+
+/// Puts every line's quantity back: the payment failed.
+const RELEASE: Statement = Statement::new(
+    "UPDATE",
+    "products",
+    "UPDATE products SET stock = products.stock + line.quantity \
+     FROM unnest($1::text[], $2::integer[]) AS line(sku, quantity) \
+     WHERE products.sku = line.sku",
+);
+
+pub async fn reserve(tx: &mut Transaction, lines: &[OrderLine]) -> sqlx::Result<()> {
+    adjust(&RESERVE, tx, lines).await
+}
+
+pub async fn release(tx: &mut Transaction, lines: &[OrderLine]) -> sqlx::Result<()> {
+    adjust(&RELEASE, tx, lines).await
+}
+
+async fn adjust(
+    statement: &'static Statement,
+    tx: &mut Transaction,
+    lines: &[OrderLine],
+) -> sqlx::Result<()> {
+    let (skus, quantities): (Vec<String>, Vec<i32>) = lines
+        .iter()
+        .map(|line| (line.sku.as_str().to_owned(), line.quantity.get()))
+        .unzip();
+    statement
+        .query()
+        .bind(skus)
+        .bind(quantities)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

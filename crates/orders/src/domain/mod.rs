@@ -1,0 +1,3 @@
+mod order;
+
+pub use order::{NewOrder, OrderError, OrderId, OrderLine, Sku};

@@ -1,0 +1,93 @@
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use platform::{Problem, client::CallError};
+
+use crate::domain::{OrderError, OrderId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    InvalidOrder(#[from] OrderError),
+    #[error("unknown sku {0}")]
+    UnknownSku(String),
+    #[error("not enough stock of {0}")]
+    NotEnoughStock(String),
+    #[error("no order {0:?}")]
+    UnknownOrder(String),
+    /// The charge failed; the order is kept as `payment_failed`. The
+    /// payments service's problem is relayed with the order id added.
+    #[error("payment failed for {order_id}")]
+    PaymentFailed {
+        order_id: OrderId,
+        problem: Box<Problem>,
+    },
+    /// Payments is down or too slow.
+    #[error("payments unreachable for {order_id}: {source}")]
+    Payments {
+        order_id: OrderId,
+        source: CallError,
+    },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            Self::InvalidOrder(error) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-order",
+                "Invalid order",
+                error.to_string(),
+            ),
+            Self::UnknownSku(sku) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-sku",
+                "Unknown product",
+                format!("There is no product {sku:?}."),
+            )
+            .with("sku", sku),
+            Self::NotEnoughStock(sku) => Problem::new(
+                StatusCode::CONFLICT,
+                "out-of-stock",
+                "Not enough stock",
+                format!("There is not enough stock of {sku:?}."),
+            )
+            .with("sku", sku),
+            Self::UnknownOrder(id) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-order",
+                "Unknown order",
+                format!("There is no order {id:?}."),
+            ),
+            Self::PaymentFailed { order_id, problem } => {
+                problem.with("order_id", order_id.as_str())
+            }
+            Self::Payments { order_id, source } => {
+                tracing::warn!(error = %source, "payments call failed");
+                let problem = match source {
+                    CallError::Timeout { .. } => Problem::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "dependency-timeout",
+                        "Dependency timed out",
+                        "The payment did not complete in time; the order stays pending.",
+                    ),
+                    _ => Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "dependency-unavailable",
+                        "Dependency unavailable",
+                        "Payments are unavailable; the order was not charged.",
+                    ),
+                };
+                problem.with("order_id", order_id.as_str())
+            }
+            Self::Unexpected(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}

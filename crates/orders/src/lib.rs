@@ -1,0 +1,69 @@
+//! `orders`: the catalogue, its stock, and the orders placed against it.
+//!
+//! Answers `POST /orders` and `GET /orders/{order_id}` for the gateway. The
+//! business span `orders.create_order` reserves stock and records the order
+//! in one transaction, has `payments` charge the card, then confirms the
+//! order, or marks it `payment_failed` and gives the stock back.
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`], from the environment.
+//! - `routes`: thin handlers.
+//! - `ordering`: placing an order, inside its business span.
+//! - `domain`: parsed types and rules; no axum, no sqlx.
+//! - `clients`: the payments service.
+//! - `db`: every SQL statement of the service.
+//! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+
+mod clients;
+mod config;
+mod db;
+mod domain;
+mod error;
+mod ordering;
+mod routes;
+
+use anyhow::Context;
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
+use telemetry::db::Database;
+
+pub use config::Config;
+
+use crate::clients::Payments;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+    payments: Payments,
+}
+
+/// Connects to the database, migrates it, and binds the listener.
+pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
+    let db = Database::connect(config.database_url.as_str())
+        .await
+        .context("cannot connect to the orders database (DATABASE_URL)")?;
+    db.migrate(&MIGRATOR)
+        .await
+        .context("cannot migrate the orders database")?;
+    let state = AppState {
+        db,
+        payments: Payments::new(config.payments_url),
+    };
+    Ok(platform::Server::bind(config.listen_addr, router(state)).await?)
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/orders", post(routes::orders::create))
+        .route("/orders/{order_id}", get(routes::orders::get))
+        .fallback(platform::problem::not_found)
+        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
+        .route("/readyz", get(routes::health::ready))
+        .merge(platform::health::liveness())
+        .with_state(state)
+}

@@ -1,0 +1,177 @@
+//! Placing an order: the business operation, inside its span.
+
+use anyhow::Context;
+use platform::client::CallError;
+use tracing::{Instrument, Span, field::Empty};
+
+use crate::{
+    AppState,
+    clients::CardDetails,
+    db::{self, orders::PricedLine},
+    domain::{NewOrder, OrderId},
+    error::ApiError,
+};
+
+/// A confirmed order, as the caller is told about it.
+pub struct PlacedOrder {
+    pub id: OrderId,
+    pub total_cents: i64,
+    pub currency: String,
+    pub unit_prices: Vec<i64>,
+    pub payment_id: String,
+}
+
+/// Reserves stock and records the order, charges the card, then confirms
+/// the order or gives the stock back: all inside `orders.create_order`.
+pub async fn create_order(
+    state: &AppState,
+    order: &NewOrder,
+    card: &CardDetails,
+) -> Result<PlacedOrder, ApiError> {
+    let id = OrderId::generate();
+    let span = tracing::info_span!(
+        "orders.create_order",
+        otel.kind = "internal",
+        order.id = id.as_str(),
+        order.customer_id = order.customer_id.as_str(),
+        order.item_count = i64::try_from(order.lines.len()).unwrap_or(i64::MAX),
+        order.total_cents = Empty,
+        order.currency = Empty,
+        order.status = Empty,
+    );
+    async {
+        let (total_cents, currency, unit_prices) = reserve(state, &id, order).await?;
+        let span = Span::current();
+        span.record("order.total_cents", total_cents);
+        span.record("order.currency", currency.as_str());
+        tracing::info!("order.reserved");
+
+        match state
+            .payments
+            .charge(&id, total_cents, &currency, card)
+            .await
+        {
+            Ok(payment) => {
+                db::orders::confirm(&state.db, &id, &payment.payment_id)
+                    .await
+                    .context("confirming the order")?;
+                span.record("order.status", "confirmed");
+                tracing::info!(payment.id = payment.payment_id.as_str(), "order.confirmed");
+                Ok(PlacedOrder {
+                    id,
+                    total_cents,
+                    currency,
+                    unit_prices,
+                    payment_id: payment.payment_id,
+                })
+            }
+            // The request never reached payments, or payments said no: no
+            // charge was made, so the order fails and the stock goes back.
+            Err(CallError::Problem { problem, .. }) => {
+                fail(state, &id, order).await?;
+                telemetry::record_exception(&span, "PaymentFailed", &problem.detail);
+                Err(ApiError::PaymentFailed {
+                    order_id: id,
+                    problem,
+                })
+            }
+            Err(error @ (CallError::Unavailable { .. } | CallError::Unexpected { .. })) => {
+                fail(state, &id, order).await?;
+                telemetry::record_exception(&span, "PaymentsUnavailable", &error.to_string());
+                Err(ApiError::Payments {
+                    order_id: id,
+                    source: error,
+                })
+            }
+            // Sent, with no answer: the card may have been charged. The
+            // order stays pending with its stock until its outcome is known.
+            Err(error @ CallError::Timeout { .. }) => {
+                span.record("order.status", "pending");
+                telemetry::record_exception(&span, "PaymentsTimeout", &error.to_string());
+                Err(ApiError::Payments {
+                    order_id: id,
+                    source: error,
+                })
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Locks the products, checks them, takes the stock and records the order
+/// with its lines, in one transaction. Returns the total, the currency and
+/// each line's unit price.
+async fn reserve(
+    state: &AppState,
+    id: &OrderId,
+    order: &NewOrder,
+) -> Result<(i64, String, Vec<i64>), ApiError> {
+    let mut tx = state
+        .db
+        .begin()
+        .await
+        .context("starting the order transaction")?;
+    let products = db::products::lock(&mut tx, &order.skus())
+        .await
+        .context("locking the products")?;
+
+    let mut total_cents = 0_i64;
+    let mut currency = None;
+    let mut priced = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        let product = products
+            .iter()
+            .find(|product| product.sku == line.sku.as_str())
+            .ok_or_else(|| ApiError::UnknownSku(line.sku.as_str().to_owned()))?;
+        if product.stock < line.quantity.get() {
+            return Err(ApiError::NotEnoughStock(product.sku.clone()));
+        }
+        if currency.get_or_insert(product.currency.as_str()) != &product.currency {
+            return Err(anyhow::anyhow!(
+                "products of one order are priced in different currencies"
+            )
+            .into());
+        }
+        total_cents += product.price_cents * i64::from(line.quantity.get());
+        priced.push(PricedLine {
+            line,
+            unit_price_cents: product.price_cents,
+        });
+    }
+    let currency = currency.unwrap_or_default().to_owned();
+
+    db::products::reserve(&mut tx, &order.lines)
+        .await
+        .context("reserving stock")?;
+    db::orders::insert(&mut tx, id, &order.customer_id, total_cents, &currency)
+        .await
+        .context("recording the order")?;
+    db::orders::insert_items(&mut tx, id, &priced)
+        .await
+        .context("recording the order's items")?;
+    tx.commit().await.context("committing the order")?;
+    let unit_prices = priced.iter().map(|line| line.unit_price_cents).collect();
+    Ok((total_cents, currency, unit_prices))
+}
+
+/// Marks the order `payment_failed` and gives its stock back, once.
+async fn fail(state: &AppState, id: &OrderId, order: &NewOrder) -> Result<(), ApiError> {
+    let mut tx = state
+        .db
+        .begin()
+        .await
+        .context("starting the release transaction")?;
+    if db::orders::fail_payment(&mut tx, id)
+        .await
+        .context("marking the payment failed")?
+    {
+        db::products::release(&mut tx, &order.lines)
+            .await
+            .context("giving the stock back")?;
+    }
+    tx.commit().await.context("committing the release")?;
+    Span::current().record("order.status", "payment_failed");
+    tracing::info!("order.payment_failed");
+    Ok(())
+}

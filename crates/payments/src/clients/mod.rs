@@ -1,0 +1,3 @@
+mod card_processor;
+
+pub use card_processor::{CardProcessor, ProcessorAnswer};

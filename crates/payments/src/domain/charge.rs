@@ -1,0 +1,68 @@
+use std::fmt;
+
+use super::Card;
+
+/// `pay_` and a time-ordered UUID: sortable, and unguessable enough.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentId(String);
+
+impl PaymentId {
+    pub fn generate() -> Self {
+        Self(format!("pay_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A charge that can be sent to the processor: a positive amount in a
+/// three-letter currency, for an order, on a well-formed card.
+#[derive(Debug)]
+pub struct Charge {
+    pub order_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub card: Card,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChargeError {
+    #[error("order_id must not be empty")]
+    OrderId,
+    #[error("amount_cents must be positive")]
+    Amount,
+    #[error("currency must be a three-letter ISO 4217 code")]
+    Currency,
+}
+
+impl Charge {
+    pub fn parse(
+        order_id: &str,
+        amount_cents: i64,
+        currency: &str,
+        card: Card,
+    ) -> Result<Self, ChargeError> {
+        if order_id.is_empty() || order_id.len() > 64 {
+            return Err(ChargeError::OrderId);
+        }
+        if amount_cents <= 0 {
+            return Err(ChargeError::Amount);
+        }
+        if currency.len() != 3 || !currency.bytes().all(|byte| byte.is_ascii_uppercase()) {
+            return Err(ChargeError::Currency);
+        }
+        Ok(Self {
+            order_id: order_id.to_owned(),
+            amount_cents,
+            currency: currency.to_owned(),
+            card,
+        })
+    }
+}

@@ -1,0 +1,5 @@
+mod card;
+mod charge;
+
+pub use card::Card;
+pub use charge::{Charge, PaymentId};

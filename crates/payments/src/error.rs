@@ -1,0 +1,68 @@
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use platform::{Problem, client::CallError};
+
+use crate::domain::PaymentId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid charge: {0}")]
+    InvalidCharge(String),
+    #[error("card declined ({decline_code})")]
+    Declined {
+        payment_id: PaymentId,
+        decline_code: String,
+    },
+    #[error(transparent)]
+    CardProcessor(CallError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            Self::InvalidCharge(detail) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-charge",
+                "Invalid charge",
+                detail,
+            ),
+            Self::Declined {
+                payment_id,
+                decline_code,
+            } => Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "card-declined",
+                "Card declined",
+                "The card processor declined the charge.",
+            )
+            .with("payment_id", payment_id.as_str())
+            .with("decline_code", decline_code),
+            Self::CardProcessor(error) => {
+                tracing::warn!(error = %error, "card processor call failed");
+                match error {
+                    CallError::Timeout { .. } => Problem::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "dependency-timeout",
+                        "Dependency timed out",
+                        "The card processor did not answer in time.",
+                    ),
+                    _ => Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "dependency-unavailable",
+                        "Dependency unavailable",
+                        "The card processor is unavailable.",
+                    ),
+                }
+            }
+            Self::Unexpected(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}

@@ -1,0 +1,68 @@
+//! `payments`: charges cards through the card processor and keeps a record
+//! of every attempt.
+//!
+//! Answers `POST /payments` for `orders`. The business span
+//! `payments.charge_card` wraps the processor call and the insert; a decline
+//! marks it ERROR with an `exception` event.
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`], from the environment.
+//! - `routes`: thin handlers.
+//! - `charging`: the charge itself, inside its business span.
+//! - `domain`: [`Card`](domain::Card) and the charge, parsed; no axum, no sqlx.
+//! - `clients`: the card processor.
+//! - `db`: every SQL statement of the service.
+//! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+
+mod charging;
+mod clients;
+mod config;
+mod db;
+mod domain;
+mod error;
+mod routes;
+
+use anyhow::Context;
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
+use telemetry::db::Database;
+
+pub use config::Config;
+
+use crate::clients::CardProcessor;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+    card_processor: CardProcessor,
+}
+
+/// Connects to the database, migrates it, and binds the listener.
+pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
+    let db = Database::connect(config.database_url.as_str())
+        .await
+        .context("cannot connect to the payments database (DATABASE_URL)")?;
+    db.migrate(&MIGRATOR)
+        .await
+        .context("cannot migrate the payments database")?;
+    let state = AppState {
+        db,
+        card_processor: CardProcessor::new(config.card_processor_url),
+    };
+    Ok(platform::Server::bind(config.listen_addr, router(state)).await?)
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/payments", post(routes::payments::create))
+        .fallback(platform::problem::not_found)
+        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
+        .route("/readyz", get(routes::health::ready))
+        .merge(platform::health::liveness())
+        .with_state(state)
+}

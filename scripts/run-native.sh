@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the six binaries natively against a local Postgres, on the contract's
+# default ports, exporting to an OTLP receiver at $OTEL_EXPORTER_OTLP_ENDPOINT
+# (default http://localhost:4318). Logs go to .run/<service>.log.
+# Ctrl-C (or SIGTERM) stops them all gracefully.
+#
+#   scripts/run-native.sh            # build (debug) and run
+#   PROFILE=release scripts/run-native.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=${PROFILE:-debug}
+services=(card-processor payments notifications users orders gateway)
+flag=(); [ "$profile" = release ] && flag=(--release)
+cargo build "${flag[@]}" $(printf -- '-p %s ' "${services[@]}")
+
+: "${PGHOST:=localhost}"
+export DATABASE_HOST_URL=${DATABASE_HOST_URL:-postgres://postgres:postgres@${PGHOST}:5432}
+mkdir -p .run
+pids=()
+stop() {
+  echo "stopping ${#pids[@]} services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait
+}
+trap stop INT TERM
+
+for service in "${services[@]}"; do
+  case $service in
+    users|orders|payments|notifications) db=(DATABASE_URL="$DATABASE_HOST_URL/$service") ;;
+    *) db=() ;;
+  esac
+  env "${db[@]}" "target/$profile/$service" >".run/$service.log" 2>&1 &
+  pids+=($!)
+  echo "started $service (pid $!), log .run/$service.log"
+done
+
+for _ in $(seq 1 50); do
+  curl -fsS http://localhost:8080/readyz >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo "gateway: http://localhost:8080 ($(curl -s http://localhost:8080/readyz || echo 'not ready'))"
+echo 'try: curl -si localhost:8080/checkout -H content-type:application/json -d '"'"'{"customer_id":"cus_1001","items":[{"sku":"sku_keyboard","quantity":1}],"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}'"'"
+wait
