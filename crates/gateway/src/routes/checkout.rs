@@ -32,6 +32,11 @@ pub async fn checkout(
     {
         tracing::warn!(error = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
     }
+    tracing::info!(
+        order.id = order.order_id.as_str(),
+        order.total_cents = order.total_cents,
+        "checkout.completed"
+    );
     Ok((StatusCode::CREATED, Json(order)))
 }
 

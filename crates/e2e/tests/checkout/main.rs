@@ -1,0 +1,99 @@
+//! The checkout, end to end: the six binaries as processes, real Postgres,
+//! real OTLP export to an in-memory receiver.
+//!
+//! One suite is started for the whole binary and shared by every test (a
+//! custom libtest-mimic harness, so it can be stopped cleanly at the end);
+//! tests that must stop or break a service start their own.
+//!
+//! - `support`: the test's own client, requests and assertions.
+//! - `trace`: the trace of a confirmed checkout, hop by hop.
+//! - `failures`: declined, unknown customer, unknown sku, sold out, bad input.
+//! - `propagation`: incoming `traceparent`, sampled or not, malformed.
+//! - `secrets`: no card number or CVC in anything exported or logged.
+
+mod failures;
+mod propagation;
+mod secrets;
+mod support;
+mod trace;
+
+use std::{future::Future, process::ExitCode, sync::Arc};
+
+use e2e::{Suite, SuiteOptions};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+type TestFn = fn(Arc<Suite>) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Every test of this binary: a name a user would recognise, and the test.
+fn tests() -> Vec<(&'static str, TestFn)> {
+    macro_rules! tests {
+        ($($module:ident::$test:ident),* $(,)?) => {
+            vec![$((stringify!($test), |suite| Box::pin($module::$test(suite)) as _)),*]
+        };
+    }
+    tests![
+        trace::confirmed_checkout_is_one_trace_with_the_contract_shape,
+        trace::every_hop_carries_http_semantic_conventions,
+        trace::every_database_owner_traces_its_queries,
+        trace::business_spans_carry_domain_attributes_and_milestones,
+        trace::card_processor_exports_nothing,
+        trace::logs_carry_the_trace_of_their_request,
+        failures::declined_card_leaves_order_payment_failed_and_stock_returned,
+        failures::unknown_customer_is_404_and_places_no_order,
+        failures::unknown_sku_is_422_and_charges_nothing,
+        failures::sold_out_is_409_and_charges_nothing,
+        failures::invalid_fields_are_422_listing_every_problem,
+        failures::malformed_bodies_are_400_and_oversized_413,
+        failures::unknown_order_is_404,
+        propagation::caller_traceparent_parents_the_gateway_span,
+        propagation::unsampled_caller_exports_nothing_and_still_succeeds,
+        propagation::malformed_traceparent_starts_a_new_trace,
+        secrets::no_card_number_or_cvc_reaches_telemetry_or_logs,
+    ]
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::from_args();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => Arc::new(runtime),
+        Err(error) => {
+            eprintln!("cannot start a Tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tests = tests();
+    // `--list` and filters that match nothing must not start the suite.
+    let selected = tests
+        .iter()
+        .any(|(name, _)| arguments.filter.as_deref().is_none_or(|filter| name.contains(filter)));
+    let suite = if selected && !arguments.list {
+        match runtime.block_on(Suite::start(SuiteOptions::default())) {
+            Ok(suite) => Some(Arc::new(suite)),
+            Err(error) => {
+                eprintln!("cannot start the suite: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let suite = suite.clone();
+            let runtime = Arc::clone(&runtime);
+            Trial::test(name, move || {
+                let suite = suite.ok_or_else(|| Failed::from("the suite did not start"))?;
+                runtime
+                    .block_on(test(suite))
+                    .map_err(|error| Failed::from(format!("{error:#}")))
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    // Stop the services and drop their databases before exiting: `exit`
+    // would skip the suite's destructor.
+    drop(suite);
+    conclusion.exit_code()
+}

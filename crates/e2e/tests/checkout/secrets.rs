@@ -1,0 +1,56 @@
+//! No full card number or CVC, in anything exported or logged.
+
+use std::sync::Arc;
+
+use e2e::{AttributeValue, Suite};
+use serde_json::json;
+
+use crate::support::{APPROVED_CARD, DECLINED_CARD, post_checkout, settled_trace};
+
+/// A CVC no id or timestamp of the suite would contain by chance.
+const CVC: &str = "9731";
+const FAILS_LUHN: &str = "4242424242424241";
+
+pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(suite: Arc<Suite>) -> anyhow::Result<()> {
+    let mut trace_ids = Vec::new();
+    for number in [APPROVED_CARD, DECLINED_CARD, FAILS_LUHN] {
+        let body = json!({
+            "customer_id": "cus_1001",
+            "items": [{"sku": "sku_mouse", "quantity": 1}],
+            "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": CVC},
+        });
+        trace_ids.push(post_checkout(&suite, &body).await?.trace_id);
+    }
+    for trace_id in &trace_ids {
+        settled_trace(&suite, trace_id).await;
+    }
+
+    let receiver = suite.receiver();
+    for number in [APPROVED_CARD, DECLINED_CARD, FAILS_LUHN] {
+        assert!(!receiver.raw_payload_contains(number.as_bytes()), "{number} was exported");
+        for (service, line) in suite.all_output() {
+            assert!(!line.contains(number), "{service} logged {number}: {line}");
+        }
+    }
+
+    // The CVC is short, so look for it as a value, not as a substring.
+    let holds_cvc = |value: &AttributeValue| value.as_str().is_some_and(|text| text == CVC || text.contains(&format!("\"{CVC}\"")));
+    for span in receiver.spans() {
+        let values = span
+            .attributes
+            .values()
+            .chain(span.events.iter().flat_map(|event| event.attributes.values()));
+        for value in values {
+            assert!(!holds_cvc(value), "{span} holds the CVC");
+        }
+        assert!(span.attributes.keys().all(|key| !key.contains("cvc")), "{span}");
+    }
+    for log in receiver.logs() {
+        assert!(!log.body.contains(CVC), "{log:?}");
+        assert!(!log.attributes.values().any(holds_cvc), "{log:?}");
+    }
+    for (service, line) in suite.all_output() {
+        assert!(!line.contains(&format!("\"{CVC}\"")), "{service} logged the CVC: {line}");
+    }
+    Ok(())
+}
