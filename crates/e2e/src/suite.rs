@@ -179,8 +179,10 @@ impl Suite {
             .map(|service| (service, format!("e2e_{run}_{service}")))
             .collect();
         // The names are unique to this process, but a pid can come back
-        // after a run that was killed before it could clean up.
-        drop_databases(databases.values())?;
+        // after a run that was killed before it could clean up; and runs
+        // killed that way (SIGKILL, a CI timeout) leave their databases.
+        let stale = stale_databases()?;
+        drop_databases(stale.iter().chain(databases.values()))?;
 
         // Built before the first child, so a failed start cleans up too.
         let mut suite = Self {
@@ -499,6 +501,24 @@ fn run_id() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The test databases of processes that are gone.
+fn stale_databases() -> anyhow::Result<Vec<String>> {
+    let output = Command::new("psql")
+        .arg(format!("{POSTGRES}/postgres"))
+        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c"])
+        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'e2e\\_%'")
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql")?;
+    let names = String::from_utf8_lossy(&output.stdout);
+    let is_gone = |pid: &str| !Path::new("/proc").join(pid).exists();
+    Ok(names
+        .lines()
+        .filter(|name| name.split('_').nth(1).is_some_and(is_gone))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// `DROP DATABASE ... WITH (FORCE)` through `psql`: synchronous, so `Drop`
