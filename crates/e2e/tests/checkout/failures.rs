@@ -12,7 +12,9 @@ use crate::support::{
 };
 
 async fn database(suite: &Suite, service: Service) -> anyhow::Result<PgPool> {
-    let url = suite.database_url(service).ok_or_else(|| anyhow::anyhow!("{service} has no database"))?;
+    let url = suite
+        .database_url(service)
+        .ok_or_else(|| anyhow::anyhow!("{service} has no database"))?;
     Ok(PgPool::connect(&url).await?)
 }
 
@@ -36,20 +38,28 @@ fn rand_suffix() -> u32 {
 }
 
 async fn stock(db: &PgPool, sku: &str) -> anyhow::Result<i32> {
-    Ok(sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
-        .bind(sku)
-        .fetch_one(db)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
+            .bind(sku)
+            .fetch_one(db)
+            .await?,
+    )
 }
 
-pub async fn declined_card_leaves_order_payment_failed_and_stock_returned(suite: Arc<Suite>) -> anyhow::Result<()> {
+pub async fn declined_card_leaves_order_payment_failed_and_stock_returned(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
     let (orders_db, sku) = product_with_stock(&suite, 5).await?;
 
     let reply = post_checkout(&suite, &checkout("cus_1002", &sku, 2, DECLINED_CARD)).await?;
 
     reply.assert_problem(402, "card-declined");
     let order_id = reply.str("order_id").to_owned();
-    assert!(order_id.starts_with("ord_"), "the problem names the kept order: {:#}", reply.body);
+    assert!(
+        order_id.starts_with("ord_"),
+        "the problem names the kept order: {:#}",
+        reply.body
+    );
     let order = get(&suite, &format!("/orders/{order_id}")).await?;
     assert_eq!(order.status, 200);
     assert_eq!(order.str("status"), "payment_failed");
@@ -66,14 +76,31 @@ pub async fn declined_card_leaves_order_payment_failed_and_stock_returned(suite:
     let spans = settled_trace(&suite, &reply.trace_id).await;
     let tree = TraceTree::new(&spans);
     let charge = one(&tree, Service::Payments, "payments.charge_card");
-    assert!(charge.is_error(), "a decline fails the charge:\n{}", tree.render());
-    let exception = charge.event("exception").unwrap_or_else(|| panic!("no exception event on {charge}"));
+    assert!(
+        charge.is_error(),
+        "a decline fails the charge:\n{}",
+        tree.render()
+    );
+    let exception = charge
+        .event("exception")
+        .unwrap_or_else(|| panic!("no exception event on {charge}"));
     assert_eq!(exception.str_attr("exception.type"), Some("CardDeclined"));
     assert_eq!(charge.str_attr("payment.outcome"), Some("declined"));
-    assert!(one(&tree, Service::Orders, "orders.create_order").event("order.payment_failed").is_some());
+    assert!(
+        one(&tree, Service::Orders, "orders.create_order")
+            .event("order.payment_failed")
+            .is_some()
+    );
     // A 402 is the client's outcome, not the gateway's failure.
-    assert!(!one(&tree, Service::Gateway, "POST /checkout").is_error(), "{}", tree.render());
-    assert!(tree.find(Service::Notifications.name(), "POST /notifications").is_none());
+    assert!(
+        !one(&tree, Service::Gateway, "POST /checkout").is_error(),
+        "{}",
+        tree.render()
+    );
+    assert!(
+        tree.find(Service::Notifications.name(), "POST /notifications")
+            .is_none()
+    );
     Ok(())
 }
 
@@ -86,38 +113,69 @@ pub async fn unknown_customer_is_404_and_places_no_order(suite: Arc<Suite>) -> a
     let lookup = one(&tree, Service::Users, "GET /users/{customer_id}");
     assert_eq!(lookup.int_attr("http.response.status_code"), Some(404));
     assert!(!lookup.is_error(), "a 404 is not the server's failure");
-    let client = tree.parent(lookup).unwrap_or_else(|| panic!("{}", tree.render()));
+    let client = tree
+        .parent(lookup)
+        .unwrap_or_else(|| panic!("{}", tree.render()));
     assert!(client.is_error(), "a 4xx fails the client span");
     assert_eq!(client.str_attr("error.type"), Some("404"));
-    assert!(spans.iter().all(|span| span.service != Service::Orders.name()), "{}", tree.render());
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.service != Service::Orders.name()),
+        "{}",
+        tree.render()
+    );
 
     let orders_db = database(&suite, Service::Orders).await?;
-    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE customer_id = 'cus_0000'")
-        .fetch_one(&orders_db)
-        .await?;
+    let placed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE customer_id = 'cus_0000'")
+            .fetch_one(&orders_db)
+            .await?;
     assert_eq!(placed, 0);
     Ok(())
 }
 
 pub async fn unknown_sku_is_422_and_charges_nothing(suite: Arc<Suite>) -> anyhow::Result<()> {
-    let reply = post_checkout(&suite, &checkout("cus_1001", "sku_does_not_exist", 1, APPROVED_CARD)).await?;
+    let reply = post_checkout(
+        &suite,
+        &checkout("cus_1001", "sku_does_not_exist", 1, APPROVED_CARD),
+    )
+    .await?;
 
     reply.assert_problem(422, "unknown-sku");
     let spans = settled_trace(&suite, &reply.trace_id).await;
     let tree = TraceTree::new(&spans);
-    assert!(tree.find(Service::Orders.name(), "INSERT orders").is_none(), "{}", tree.render());
-    assert!(spans.iter().all(|span| span.service != Service::Payments.name()), "{}", tree.render());
+    assert!(
+        tree.find(Service::Orders.name(), "INSERT orders").is_none(),
+        "{}",
+        tree.render()
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.service != Service::Payments.name()),
+        "{}",
+        tree.render()
+    );
     Ok(())
 }
 
 pub async fn sold_out_is_409_and_charges_nothing(suite: Arc<Suite>) -> anyhow::Result<()> {
-    let reply = post_checkout(&suite, &checkout("cus_1001", "sku_sold_out", 1, APPROVED_CARD)).await?;
+    let reply = post_checkout(
+        &suite,
+        &checkout("cus_1001", "sku_sold_out", 1, APPROVED_CARD),
+    )
+    .await?;
 
     reply.assert_problem(409, "out-of-stock");
     let orders_db = database(&suite, Service::Orders).await?;
     assert_eq!(stock(&orders_db, "sku_sold_out").await?, 0);
     let spans = settled_trace(&suite, &reply.trace_id).await;
-    assert!(spans.iter().all(|span| span.service != Service::Payments.name()));
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.service != Service::Payments.name())
+    );
     Ok(())
 }
 
@@ -125,29 +183,85 @@ pub async fn invalid_fields_are_422_listing_every_problem(suite: Arc<Suite>) -> 
     let card = |number: &str, month: i64, year: i64| json!({"number": number, "exp_month": month, "exp_year": year, "cvc": "123"});
     let valid_items = json!([{"sku": "sku_mouse", "quantity": 1}]);
     let cases = [
-        ("no items", json!([]), card(APPROVED_CARD, 12, 2030), "items"),
-        ("quantity 0", json!([{"sku": "sku_mouse", "quantity": 0}]), card(APPROVED_CARD, 12, 2030), "quantity"),
-        ("quantity 101", json!([{"sku": "sku_mouse", "quantity": 101}]), card(APPROVED_CARD, 12, 2030), "quantity"),
-        ("11 digits", valid_items.clone(), card("42424242424", 12, 2030), "12 to 19 digits"),
-        ("20 digits", valid_items.clone(), card("42424242424242424242", 12, 2030), "12 to 19 digits"),
-        ("fails Luhn", valid_items.clone(), card("4242424242424241", 12, 2030), "Luhn"),
-        ("expired", valid_items.clone(), card(APPROVED_CARD, 1, 2020), "expired"),
+        (
+            "no items",
+            json!([]),
+            card(APPROVED_CARD, 12, 2030),
+            "items",
+        ),
+        (
+            "quantity 0",
+            json!([{"sku": "sku_mouse", "quantity": 0}]),
+            card(APPROVED_CARD, 12, 2030),
+            "quantity",
+        ),
+        (
+            "quantity 101",
+            json!([{"sku": "sku_mouse", "quantity": 101}]),
+            card(APPROVED_CARD, 12, 2030),
+            "quantity",
+        ),
+        (
+            "11 digits",
+            valid_items.clone(),
+            card("42424242424", 12, 2030),
+            "12 to 19 digits",
+        ),
+        (
+            "20 digits",
+            valid_items.clone(),
+            card("42424242424242424242", 12, 2030),
+            "12 to 19 digits",
+        ),
+        (
+            "fails Luhn",
+            valid_items.clone(),
+            card("4242424242424241", 12, 2030),
+            "Luhn",
+        ),
+        (
+            "expired",
+            valid_items.clone(),
+            card(APPROVED_CARD, 1, 2020),
+            "expired",
+        ),
     ];
     for (case, items, card, mentions) in cases {
         let body = json!({"customer_id": "cus_1001", "items": items, "card": card});
         let reply = post_checkout(&suite, &body).await?;
         reply.assert_problem(422, "invalid-checkout");
-        assert!(reply.str("detail").contains(mentions), "{case}: {:#}", reply.body);
-        assert!(reply.body["errors"].as_array().is_some_and(|errors| !errors.is_empty()), "{case}");
+        assert!(
+            reply.str("detail").contains(mentions),
+            "{case}: {:#}",
+            reply.body
+        );
+        assert!(
+            reply.body["errors"]
+                .as_array()
+                .is_some_and(|errors| !errors.is_empty()),
+            "{case}"
+        );
 
         // Refused at the edge: nothing else was called.
         let spans = settled_trace(&suite, &reply.trace_id).await;
-        assert_eq!(spans.len(), 1, "{case}: only the gateway's server span\n{}", TraceTree::new(&spans).render());
+        assert_eq!(
+            spans.len(),
+            1,
+            "{case}: only the gateway's server span\n{}",
+            TraceTree::new(&spans).render()
+        );
     }
 
-    let everything_wrong = json!({"customer_id": "cus_1001", "items": [], "card": card("123", 13, 2030)});
+    let everything_wrong =
+        json!({"customer_id": "cus_1001", "items": [], "card": card("123", 13, 2030)});
     let reply = post_checkout(&suite, &everything_wrong).await?;
-    assert!(reply.body["errors"].as_array().is_some_and(|errors| errors.len() >= 2), "{:#}", reply.body);
+    assert!(
+        reply.body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.len() >= 2),
+        "{:#}",
+        reply.body
+    );
     Ok(())
 }
 
@@ -155,17 +269,31 @@ pub async fn malformed_bodies_are_400_and_oversized_413(suite: Arc<Suite>) -> an
     let url = format!("{}/checkout", suite.url(Service::Gateway));
     let client = e2e::http_client();
 
-    let not_json = client.post(&url).header("content-type", "application/json").body("{\"customer_id\":");
-    reply(not_json).await?.assert_problem(400, "malformed-request");
+    let not_json = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"customer_id\":");
+    reply(not_json)
+        .await?
+        .assert_problem(400, "malformed-request");
 
-    let wrong_type = client.post(&url).header("content-type", "text/plain").body("{}");
-    reply(wrong_type).await?.assert_problem(400, "malformed-request");
+    let wrong_type = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}");
+    reply(wrong_type)
+        .await?
+        .assert_problem(400, "malformed-request");
 
     let oversized = json!({"customer_id": "x".repeat(65 * 1024), "items": [], "card": {}});
-    reply(client.post(&url).json(&oversized)).await?.assert_problem(413, "body-too-large");
+    reply(client.post(&url).json(&oversized))
+        .await?
+        .assert_problem(413, "body-too-large");
 
     let missing_card = json!({"customer_id": "cus_1001", "items": []});
-    reply(client.post(&url).json(&missing_card)).await?.assert_problem(422, "invalid-request");
+    reply(client.post(&url).json(&missing_card))
+        .await?
+        .assert_problem(422, "invalid-request");
     Ok(())
 }
 
@@ -173,6 +301,8 @@ pub async fn unknown_order_is_404(suite: Arc<Suite>) -> anyhow::Result<()> {
     get(&suite, "/orders/ord_00000000000000000000000000000000")
         .await?
         .assert_problem(404, "unknown-order");
-    get(&suite, "/orders/not-an-id").await?.assert_problem(404, "unknown-order");
+    get(&suite, "/orders/not-an-id")
+        .await?
+        .assert_problem(404, "unknown-order");
     Ok(())
 }

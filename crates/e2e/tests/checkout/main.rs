@@ -63,9 +63,12 @@ fn main() -> ExitCode {
     };
     let tests = tests();
     // `--list` and filters that match nothing must not start the suite.
-    let selected = tests
-        .iter()
-        .any(|(name, _)| arguments.filter.as_deref().is_none_or(|filter| name.contains(filter)));
+    let selected = tests.iter().any(|(name, _)| {
+        arguments
+            .filter
+            .as_deref()
+            .is_none_or(|filter| name.contains(filter))
+    });
     let suite = if selected && !arguments.list {
         match runtime.block_on(Suite::start(SuiteOptions::default())) {
             Ok(suite) => Some(Arc::new(suite)),

@@ -6,23 +6,27 @@ use e2e::{Service, Suite};
 
 use crate::support::{APPROVED_CARD, checkout, one, post_checkout_with, settled_trace};
 
-const CALLER_TRACE_ID: fn() -> String = || format!("{:032x}", u128::from(std::process::id()) << 64 | nanos());
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
+/// A trace id of the caller's, unique to this test run.
+fn caller_trace_id() -> String {
+    let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |elapsed| elapsed.as_nanos() & u128::from(u64::MAX))
+        .map_or(1, |elapsed| elapsed.as_nanos() & u128::from(u64::MAX));
+    format!("{:032x}", u128::from(std::process::id()) << 64 | nanos)
 }
 
 pub async fn caller_traceparent_parents_the_gateway_span(suite: Arc<Suite>) -> anyhow::Result<()> {
-    let trace_id = CALLER_TRACE_ID();
+    let trace_id = caller_trace_id();
     let traceparent = format!("00-{trace_id}-{CALLER_SPAN_ID}-01");
 
     let reply = post_checkout_with(
         &suite,
         &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD),
-        &[("traceparent", &traceparent), ("tracestate", "vendor=opaque")],
+        &[
+            ("traceparent", &traceparent),
+            ("tracestate", "vendor=opaque"),
+        ],
     )
     .await?;
 
@@ -31,13 +35,24 @@ pub async fn caller_traceparent_parents_the_gateway_span(suite: Arc<Suite>) -> a
     let spans = settled_trace(&suite, &trace_id).await;
     let tree = e2e::TraceTree::new(&spans);
     let root = one(&tree, Service::Gateway, "POST /checkout");
-    assert_eq!(root.parent_span_id.as_deref(), Some(CALLER_SPAN_ID), "{}", tree.render());
-    assert!(spans.len() > 10, "the whole checkout is in the caller's trace:\n{}", tree.render());
+    assert_eq!(
+        root.parent_span_id.as_deref(),
+        Some(CALLER_SPAN_ID),
+        "{}",
+        tree.render()
+    );
+    assert!(
+        spans.len() > 10,
+        "the whole checkout is in the caller's trace:\n{}",
+        tree.render()
+    );
     Ok(())
 }
 
-pub async fn unsampled_caller_exports_nothing_and_still_succeeds(suite: Arc<Suite>) -> anyhow::Result<()> {
-    let trace_id = CALLER_TRACE_ID();
+pub async fn unsampled_caller_exports_nothing_and_still_succeeds(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let trace_id = caller_trace_id();
     let traceparent = format!("00-{trace_id}-{CALLER_SPAN_ID}-00");
 
     let reply = post_checkout_with(
@@ -52,7 +67,11 @@ pub async fn unsampled_caller_exports_nothing_and_still_succeeds(suite: Arc<Suit
     // Give every service's exporter several batch intervals.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let exported = suite.receiver().trace(&trace_id);
-    assert!(exported.is_empty(), "an unsampled parent exports nothing, got {} spans", exported.len());
+    assert!(
+        exported.is_empty(),
+        "an unsampled parent exports nothing, got {} spans",
+        exported.len()
+    );
     Ok(())
 }
 
@@ -73,7 +92,12 @@ pub async fn malformed_traceparent_starts_a_new_trace(suite: Arc<Suite>) -> anyh
         let spans = settled_trace(&suite, &reply.trace_id).await;
         let tree = e2e::TraceTree::new(&spans);
         let root = one(&tree, Service::Gateway, "POST /checkout");
-        assert_eq!(root.parent_span_id, None, "{traceparent}: a new trace starts\n{}", tree.render());
+        assert_eq!(
+            root.parent_span_id,
+            None,
+            "{traceparent}: a new trace starts\n{}",
+            tree.render()
+        );
     }
     Ok(())
 }

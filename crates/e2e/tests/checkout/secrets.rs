@@ -11,7 +11,9 @@ use crate::support::{APPROVED_CARD, DECLINED_CARD, post_checkout, settled_trace}
 const CVC: &str = "9731";
 const FAILS_LUHN: &str = "4242424242424241";
 
-pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(suite: Arc<Suite>) -> anyhow::Result<()> {
+pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
     let mut trace_ids = Vec::new();
     for number in [APPROVED_CARD, DECLINED_CARD, FAILS_LUHN] {
         let body = json!({
@@ -27,30 +29,44 @@ pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(suite: Arc<Suite>) 
 
     let receiver = suite.receiver();
     for number in [APPROVED_CARD, DECLINED_CARD, FAILS_LUHN] {
-        assert!(!receiver.raw_payload_contains(number.as_bytes()), "{number} was exported");
+        assert!(
+            !receiver.raw_payload_contains(number.as_bytes()),
+            "{number} was exported"
+        );
         for (service, line) in suite.all_output() {
             assert!(!line.contains(number), "{service} logged {number}: {line}");
         }
     }
 
     // The CVC is short, so look for it as a value, not as a substring.
-    let holds_cvc = |value: &AttributeValue| value.as_str().is_some_and(|text| text == CVC || text.contains(&format!("\"{CVC}\"")));
+    let holds_cvc = |value: &AttributeValue| {
+        value
+            .as_str()
+            .is_some_and(|text| text == CVC || text.contains(&format!("\"{CVC}\"")))
+    };
     for span in receiver.spans() {
-        let values = span
-            .attributes
-            .values()
-            .chain(span.events.iter().flat_map(|event| event.attributes.values()));
+        let values = span.attributes.values().chain(
+            span.events
+                .iter()
+                .flat_map(|event| event.attributes.values()),
+        );
         for value in values {
             assert!(!holds_cvc(value), "{span} holds the CVC");
         }
-        assert!(span.attributes.keys().all(|key| !key.contains("cvc")), "{span}");
+        assert!(
+            span.attributes.keys().all(|key| !key.contains("cvc")),
+            "{span}"
+        );
     }
     for log in receiver.logs() {
         assert!(!log.body.contains(CVC), "{log:?}");
         assert!(!log.attributes.values().any(holds_cvc), "{log:?}");
     }
     for (service, line) in suite.all_output() {
-        assert!(!line.contains(&format!("\"{CVC}\"")), "{service} logged the CVC: {line}");
+        assert!(
+            !line.contains(&format!("\"{CVC}\"")),
+            "{service} logged the CVC: {line}"
+        );
     }
     Ok(())
 }

@@ -44,11 +44,19 @@ impl Reply {
     pub fn assert_problem(&self, status: u16, kind: &str) {
         assert_eq!(self.status, status, "{:#}", self.body);
         assert_eq!(self.content_type, "application/problem+json");
-        assert!(self.str("type").ends_with(&format!("/{kind}")), "{:#}", self.body);
+        assert!(
+            self.str("type").ends_with(&format!("/{kind}")),
+            "{:#}",
+            self.body
+        );
         assert!(!self.str("title").is_empty(), "{:#}", self.body);
         assert!(!self.str("detail").is_empty(), "{:#}", self.body);
         assert_eq!(self.body["status"], status);
-        assert_eq!(self.str("trace_id"), self.trace_id, "trace_id names the request's trace");
+        assert_eq!(
+            self.str("trace_id"),
+            self.trace_id,
+            "trace_id names the request's trace"
+        );
     }
 }
 
@@ -56,7 +64,11 @@ pub async fn post_checkout(suite: &Suite, body: &Value) -> anyhow::Result<Reply>
     post_checkout_with(suite, body, &[]).await
 }
 
-pub async fn post_checkout_with(suite: &Suite, body: &Value, headers: &[(&str, &str)]) -> anyhow::Result<Reply> {
+pub async fn post_checkout_with(
+    suite: &Suite,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Reply> {
     let mut request = e2e::http_client()
         .post(format!("{}/checkout", suite.url(Service::Gateway)))
         .json(body);
@@ -122,7 +134,9 @@ pub async fn settled_trace(suite: &Suite, trace_id: &str) -> Vec<Span> {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let spans = suite.receiver().trace(trace_id);
-        let root_done = spans.iter().any(|span| span.kind == SpanKind::Server && span.service == "gateway");
+        let root_done = spans
+            .iter()
+            .any(|span| span.kind == SpanKind::Server && span.service == "gateway");
         if (root_done && spans.len() == seen) || started.elapsed() > EXPORT_TIMEOUT {
             return spans;
         }
@@ -158,13 +172,33 @@ pub fn assert_child_of(tree: &TraceTree<'_>, child: &Span, parent: &Span, kind: 
 
 /// The CLIENT span a callee's SERVER span hangs from: checks the link
 /// across the process boundary and returns the client span.
-pub fn caller_of<'a>(tree: &TraceTree<'a>, server: &Span, caller: Service, method: &str) -> &'a Span {
-    assert_eq!(server.kind, SpanKind::Server, "{server}:\n{}", tree.render());
+pub fn caller_of<'a>(
+    tree: &TraceTree<'a>,
+    server: &Span,
+    caller: Service,
+    method: &str,
+) -> &'a Span {
+    assert_eq!(
+        server.kind,
+        SpanKind::Server,
+        "{server}:\n{}",
+        tree.render()
+    );
     let client = tree
         .parent(server)
         .unwrap_or_else(|| panic!("{server} has no parent in the trace:\n{}", tree.render()));
-    assert_eq!(client.service, caller.name(), "{server}'s parent:\n{}", tree.render());
-    assert_eq!(client.kind, SpanKind::Client, "{server}'s parent:\n{}", tree.render());
+    assert_eq!(
+        client.service,
+        caller.name(),
+        "{server}'s parent:\n{}",
+        tree.render()
+    );
+    assert_eq!(
+        client.kind,
+        SpanKind::Client,
+        "{server}'s parent:\n{}",
+        tree.render()
+    );
     assert_eq!(client.name, method, "{server}'s parent:\n{}", tree.render());
     client
 }
