@@ -306,3 +306,32 @@ pub async fn unknown_order_is_404(suite: Arc<Suite>) -> anyhow::Result<()> {
         .assert_problem(404, "unknown-order");
     Ok(())
 }
+
+pub async fn stopped_dependency_is_503(_shared: Arc<Suite>) -> anyhow::Result<()> {
+    // Its own suite: this test stops a service.
+    let suite = Suite::start(e2e::SuiteOptions::default()).await?;
+    suite.stop(Service::Users).await?;
+
+    let reply = post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+
+    reply.assert_problem(503, "dependency-unavailable");
+    assert!(reply.str("detail").contains("users"), "{:#}", reply.body);
+    let spans = settled_trace(&suite, &reply.trace_id).await;
+    let tree = TraceTree::new(&spans);
+    let root = one(&tree, Service::Gateway, "POST /checkout");
+    assert!(
+        root.is_error(),
+        "a 5xx fails the server span:\n{}",
+        tree.render()
+    );
+    assert_eq!(root.str_attr("error.type"), Some("503"));
+    let call = one(&tree, Service::Gateway, "GET");
+    assert!(call.is_error());
+    assert_eq!(call.str_attr("error.type"), Some("connection_failed"));
+    assert_eq!(
+        call.attr("http.response.status_code"),
+        None,
+        "no response came back"
+    );
+    Ok(())
+}

@@ -45,6 +45,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         failures::invalid_fields_are_422_listing_every_problem,
         failures::malformed_bodies_are_400_and_oversized_413,
         failures::unknown_order_is_404,
+        failures::stopped_dependency_is_503,
         propagation::caller_traceparent_parents_the_gateway_span,
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,
