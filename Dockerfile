@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+#
+# One build of the whole workspace, then one small runtime image per binary:
+#   docker build --target gateway -t tracing-suite/gateway .
+# docker-compose.yml builds every target from this file; BuildKit runs the
+# shared `build` stage once for all of them.
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN=bookworm
+
+# cargo-chef splits the build in two so dependencies get their own layer:
+# it is rebuilt only when a Cargo.toml or Cargo.lock changes, not on every
+# source edit.
+FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS chef
+RUN cargo install cargo-chef --locked --version 0.1.78
+WORKDIR /src
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json
+COPY . .
+RUN cargo build --release --locked \
+      -p gateway -p users -p orders -p payments -p notifications -p card-processor \
+ && mkdir -p /out \
+ && cp target/release/gateway target/release/users target/release/orders \
+       target/release/payments target/release/notifications target/release/card-processor /out/
+
+# What every service image shares: a slim Debian (the same glibc as the
+# build) and an unprivileged user. bash stays for the compose health checks,
+# which probe /readyz through /dev/tcp with no curl in the image.
+FROM debian:${DEBIAN}-slim AS runtime
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+USER 10001:10001
+ENV LOG_FORMAT=json RUST_LOG=info
+
+FROM runtime AS gateway
+COPY --from=build /out/gateway /usr/local/bin/gateway
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/gateway"]
+
+FROM runtime AS users
+COPY --from=build /out/users /usr/local/bin/users
+EXPOSE 8081
+ENTRYPOINT ["/usr/local/bin/users"]
+
+FROM runtime AS orders
+COPY --from=build /out/orders /usr/local/bin/orders
+EXPOSE 8082
+ENTRYPOINT ["/usr/local/bin/orders"]
+
+FROM runtime AS payments
+COPY --from=build /out/payments /usr/local/bin/payments
+EXPOSE 8083
+ENTRYPOINT ["/usr/local/bin/payments"]
+
+FROM runtime AS notifications
+COPY --from=build /out/notifications /usr/local/bin/notifications
+EXPOSE 8084
+ENTRYPOINT ["/usr/local/bin/notifications"]
+
+FROM runtime AS card-processor
+COPY --from=build /out/card-processor /usr/local/bin/card-processor
+EXPOSE 8085
+ENTRYPOINT ["/usr/local/bin/card-processor"]
