@@ -1,0 +1,193 @@
+//! `docker-compose.yml` and the `Dockerfile`, against each other and the
+//! contract's services, ports and variables.
+
+use stack_check::{Repo, Yaml, YamlExt};
+
+/// The contract's services, their default ports, and whether they own a
+/// database.
+const RUST_SERVICES: [(&str, u16, bool); 6] = [
+    ("gateway", 8080, false),
+    ("users", 8081, true),
+    ("orders", 8082, true),
+    ("payments", 8083, true),
+    ("notifications", 8084, true),
+    ("card-processor", 8085, false),
+];
+
+/// Who calls whom, by the callee URL variable the caller reads.
+const CALLS: [(&str, &str, &str); 5] = [
+    ("gateway", "USERS_URL", "users"),
+    ("gateway", "ORDERS_URL", "orders"),
+    ("gateway", "NOTIFICATIONS_URL", "notifications"),
+    ("orders", "PAYMENTS_URL", "payments"),
+    ("payments", "CARD_PROCESSOR_URL", "card-processor"),
+];
+
+fn compose() -> Yaml {
+    Repo::default().compose().unwrap()
+}
+
+fn env<'a>(compose: &'a Yaml, service: &str, variable: &str) -> Option<&'a str> {
+    compose.str_at(&format!("services.{service}.environment.{variable}"))
+}
+
+fn port_of(compose: &Yaml, service: &str) -> u16 {
+    let listen = env(compose, service, "LISTEN_ADDR").unwrap_or_else(|| panic!("{service} has no LISTEN_ADDR"));
+    listen.rsplit(':').next().and_then(|port| port.parse().ok()).unwrap()
+}
+
+#[test]
+fn every_image_is_pinned_to_an_exact_version() {
+    let compose = compose();
+    for service in compose.keys_at("services") {
+        let image = compose.str_at(&format!("services.{service}.image")).unwrap_or_else(|| panic!("{service}: no image"));
+        let (name, tag) = image.rsplit_once(':').unwrap_or_else(|| panic!("{service}: {image} has no tag"));
+        assert_ne!(tag, "latest", "{service}: {image}");
+        if name.starts_with("tracing-suite/") {
+            assert!(compose.at(&format!("services.{service}.build")).is_some(), "{service} is built here");
+        } else {
+            // major.minor at least (Postgres has no patch number), all numbers.
+            let numbers = tag.trim_start_matches('v').split('-').next().unwrap_or_default();
+            let parts: Vec<&str> = numbers.split('.').collect();
+            assert!(
+                parts.len() >= 2 && parts.iter().all(|part| part.parse::<u32>().is_ok()),
+                "{service}: {image} is not pinned to an exact version"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_stack_runs_the_versions_its_configuration_is_written_for() {
+    let compose = compose();
+    let image = |service: &str| compose.str_at(&format!("services.{service}.image")).unwrap_or_default().to_owned();
+    assert!(image("tempo").starts_with("grafana/tempo:3."), "tempo.yaml uses Tempo 3 keys");
+    assert!(image("otel-collector").starts_with("otel/opentelemetry-collector-contrib:0.15"));
+    assert!(image("grafana").starts_with("grafana/grafana:13."));
+    assert!(image("loki").starts_with("grafana/loki:3."));
+    assert!(image("prometheus").starts_with("prom/prometheus:v3."));
+}
+
+#[test]
+fn only_gateway_and_grafana_are_published_and_only_on_loopback() {
+    let compose = compose();
+    for service in compose.keys_at("services") {
+        let ports = compose.strings_at(&format!("services.{service}.ports"));
+        match service.as_str() {
+            "gateway" => assert_eq!(ports, ["127.0.0.1:8080:8080"]),
+            "grafana" => assert_eq!(ports, ["127.0.0.1:3000:3000"]),
+            _ => assert!(ports.is_empty(), "{service} publishes {ports:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_dependency_exists_and_health_conditions_have_a_health_check() {
+    let compose = compose();
+    let services = compose.keys_at("services");
+    for service in &services {
+        for dependency in compose.keys_at(&format!("services.{service}.depends_on")) {
+            assert!(services.contains(&dependency), "{service} depends on unknown {dependency}");
+            let condition = compose.str_at(&format!("services.{service}.depends_on.{dependency}.condition"));
+            if condition == Some("service_healthy") {
+                assert!(
+                    compose.at(&format!("services.{dependency}.healthcheck.test")).is_some(),
+                    "{service} waits for {dependency} to be healthy, which has no health check"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_binary_is_built_from_its_own_dockerfile_target() {
+    let compose = compose();
+    let dockerfile = Repo::default().text("Dockerfile").unwrap();
+    for (service, port, _) in RUST_SERVICES {
+        let target = compose.str_at(&format!("services.{service}.build.target"));
+        assert_eq!(target, Some(service), "{service} builds its own target");
+        assert!(dockerfile.contains(&format!(" AS {service}\n")), "Dockerfile has no stage {service}");
+        assert!(dockerfile.contains(&format!("-p {service}")), "the build stage builds {service}");
+        assert!(dockerfile.contains(&format!("/out/{service} /usr/local/bin/{service}")), "{service} is copied");
+        assert!(dockerfile.contains(&format!("EXPOSE {port}")), "{service} exposes {port}");
+    }
+    assert!(dockerfile.contains("USER 10001"), "services run unprivileged");
+}
+
+#[test]
+fn services_listen_on_the_contract_ports_and_call_each_other_by_name() {
+    let compose = compose();
+    for (service, port, _) in RUST_SERVICES {
+        assert_eq!(port_of(&compose, service), port, "{service}");
+    }
+    for (caller, variable, callee) in CALLS {
+        let expected = format!("http://{callee}:{}", port_of(&compose, callee));
+        assert_eq!(env(&compose, caller, variable), Some(expected.as_str()), "{caller} {variable}");
+        let depends = compose.str_at(&format!("services.{caller}.depends_on.{callee}.condition"));
+        // The card processor plays a third party: waiting for it is fine too.
+        assert_eq!(depends, Some("service_healthy"), "{caller} starts after {callee} is ready");
+    }
+}
+
+#[test]
+fn each_database_owner_gets_its_own_database() {
+    let compose = compose();
+    for (service, _, owns_database) in RUST_SERVICES {
+        let url = env(&compose, service, "DATABASE_URL");
+        if owns_database {
+            assert_eq!(url, Some(format!("postgres://postgres:postgres@postgres:5432/{service}").as_str()));
+            assert_eq!(
+                compose.str_at(&format!("services.{service}.depends_on.postgres.condition")),
+                Some("service_healthy")
+            );
+        } else {
+            assert_eq!(url, None, "{service} owns no database");
+        }
+    }
+    assert_eq!(compose.str_at("services.postgres.environment.POSTGRES_PASSWORD"), Some("postgres"));
+}
+
+#[test]
+fn instrumented_services_export_to_the_collector_and_the_card_processor_does_not() {
+    let compose = compose();
+    let collector = Repo::default().yaml("otel-collector-config.yaml").unwrap();
+    let http = collector.str_at("receivers.otlp.protocols.http.endpoint").unwrap();
+    let port = http.rsplit(':').next().unwrap();
+    for (service, _, _) in RUST_SERVICES {
+        let endpoint = env(&compose, service, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        if service == "card-processor" {
+            assert_eq!(endpoint, None, "the third-party stand-in exports nothing");
+        } else {
+            assert_eq!(endpoint, Some(format!("http://otel-collector:{port}").as_str()), "{service}");
+        }
+    }
+}
+
+#[test]
+fn every_mounted_file_exists() {
+    let compose = compose();
+    let repo = Repo::default();
+    for service in compose.keys_at("services") {
+        for volume in compose.strings_at(&format!("services.{service}.volumes")) {
+            if let Some(source) = volume.split(':').next().filter(|source| source.starts_with("./")) {
+                assert!(repo.path(source).exists(), "{service} mounts missing {source}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_stack_fits_in_four_gigabytes() {
+    let compose = compose();
+    let mut total_mib = 0;
+    for service in compose.keys_at("services") {
+        let limit = compose
+            .str_at(&format!("services.{service}.mem_limit"))
+            .unwrap_or_else(|| panic!("{service} has no mem_limit"));
+        let mib: u64 = limit.strip_suffix('m').and_then(|value| value.parse().ok()).unwrap_or_else(|| panic!("{limit}"));
+        total_mib += mib;
+    }
+    assert!(total_mib <= 3 * 1024, "limits add up to {total_mib} MiB");
+    let readme = Repo::default().text("README.md").unwrap();
+    assert!(readme.contains("4 GB"), "the README states the memory the stack needs");
+}
