@@ -12,8 +12,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use opentelemetry::{global, trace::TraceContextExt};
-use opentelemetry_http::HeaderExtractor;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::{Instrument, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -22,13 +21,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// SERVER span, records the outcome and answers with `traceresponse`.
 pub async fn trace_requests(request: Request, next: Next) -> Response {
     let span = server_span(&request);
-    let parent = global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
-    });
     // A malformed traceparent extracts as an empty context: a new trace
     // starts. The only error is a span the filter disabled, which has no
     // parent to set.
-    let _ = span.set_parent(parent);
+    let _ = span.set_parent(crate::propagation::extract(request.headers()));
 
     let mut response = next.run(request).instrument(span.clone()).await;
     record_status(&span, response.status());

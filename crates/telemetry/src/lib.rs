@@ -21,6 +21,8 @@
 //! - [`http_client`]: the traced reqwest client: CLIENT spans, context
 //!   injection.
 //! - [`db`]: the traced sqlx query path: a CLIENT span per statement.
+//! - [`propagation`]: the caller's W3C headers, checked against the
+//!   grammar before the SDK reads them.
 //! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`.
 
 pub mod config;
@@ -29,6 +31,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod init;
 pub mod logs;
+pub mod propagation;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;
