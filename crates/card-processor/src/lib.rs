@@ -18,6 +18,7 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use axum::{
@@ -36,6 +37,11 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8085")]
     pub listen_addr: SocketAddr,
+
+    /// How long each charge takes, in milliseconds: a real processor takes
+    /// hundreds, and a slow one is how a demo or a test shows in-flight work.
+    #[arg(long, env = "CHARGE_LATENCY_MS", default_value_t = 0)]
+    pub charge_latency_ms: u64,
 }
 
 const APPROVED_CARD: &str = "4242424242424242";
@@ -46,12 +52,16 @@ const DECLINED_CARD: &str = "4000000000000002";
 #[derive(Clone, Default)]
 struct Charges {
     by_idempotency_key: Arc<Mutex<HashMap<String, (StatusCode, Value)>>>,
+    latency: Duration,
 }
 
 pub async fn build(config: &Config) -> std::io::Result<platform::Server> {
     let router = Router::new()
         .route("/v1/charges", post(create_charge))
-        .with_state(Charges::default())
+        .with_state(Charges {
+            latency: Duration::from_millis(config.charge_latency_ms),
+            ..Charges::default()
+        })
         .merge(platform::health::liveness())
         .route("/readyz", axum::routing::get(|| async { "ready" }));
     platform::Server::bind(config.listen_addr, router).await
@@ -75,6 +85,7 @@ async fn create_charge(
     headers: HeaderMap,
     Json(request): Json<ChargeRequest>,
 ) -> (StatusCode, Json<Value>) {
+    tokio::time::sleep(charges.latency).await;
     let key = headers
         .get("idempotency-key")
         .and_then(|value| value.to_str().ok())

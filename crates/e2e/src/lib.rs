@@ -27,13 +27,17 @@
 //!   assertions and for printing a trace when one fails.
 //! - [`suite`]: [`Suite`], every service built, started with a fresh
 //!   database, and stopped again; [`SuiteOptions`] for extra environment.
+//! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
+//!   answers 503, or hangs.
 //! - [`http_client`]: the plain client a test calls the services with.
 
+pub mod broken_collector;
 pub mod model;
 pub mod otlp;
 pub mod suite;
 pub mod trace_tree;
 
+pub use broken_collector::{BrokenCollector, Failure};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
 pub use otlp::OtlpReceiver;
 pub use suite::{Service, Suite, SuiteOptions};

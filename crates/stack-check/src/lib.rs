@@ -41,7 +41,8 @@ impl Repo {
     }
 
     pub fn yaml(&self, relative: &str) -> anyhow::Result<Yaml> {
-        serde_yaml_ng::from_str(&self.text(relative)?).with_context(|| format!("parsing {relative}"))
+        serde_yaml_ng::from_str(&self.text(relative)?)
+            .with_context(|| format!("parsing {relative}"))
     }
 
     /// `docker-compose.yml` with its `<<:` merge keys applied, as Compose
@@ -61,7 +62,9 @@ impl Repo {
         let mut files = Vec::new();
         let mut pending = vec![self.path(relative)];
         while let Some(directory) = pending.pop() {
-            for entry in std::fs::read_dir(&directory).with_context(|| format!("listing {}", directory.display()))? {
+            for entry in std::fs::read_dir(&directory)
+                .with_context(|| format!("listing {}", directory.display()))?
+            {
                 let path = entry?.path();
                 if path.is_dir() {
                     pending.push(path);
@@ -100,14 +103,24 @@ impl YamlExt for Yaml {
     fn keys_at(&self, path: &str) -> Vec<String> {
         self.at(path)
             .and_then(Yaml::as_mapping)
-            .map(|mapping| mapping.keys().filter_map(|key| key.as_str().map(str::to_owned)).collect())
+            .map(|mapping| {
+                mapping
+                    .keys()
+                    .filter_map(|key| key.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     fn strings_at(&self, path: &str) -> Vec<String> {
         self.at(path)
             .and_then(Yaml::as_sequence)
-            .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -6,47 +6,110 @@ use stack_check::{Repo, YamlExt};
 #[test]
 fn tempo_has_no_key_that_tempo_3_removed() {
     let tempo = Repo::default().yaml("tempo.yaml").unwrap();
-    for removed in ["ingester", "ingester_client", "compactor", "metrics_generator_client"] {
-        assert!(tempo.at(removed).is_none(), "{removed} stops Tempo 3 at start-up");
+    for removed in [
+        "ingester",
+        "ingester_client",
+        "compactor",
+        "metrics_generator_client",
+    ] {
+        assert!(
+            tempo.at(removed).is_none(),
+            "{removed} stops Tempo 3 at start-up"
+        );
     }
     assert!(tempo.at("metrics_generator.traces_storage").is_none());
-    assert!(tempo.at("overrides.metrics_generator_processors").is_none(), "legacy flat overrides");
+    assert!(
+        tempo.at("overrides.metrics_generator_processors").is_none(),
+        "legacy flat overrides"
+    );
     let processors = tempo.strings_at("overrides.defaults.metrics_generator.processors");
-    assert!(!processors.iter().any(|name| name == "local-blocks"), "removed in 3.0");
+    assert!(
+        !processors.iter().any(|name| name == "local-blocks"),
+        "removed in 3.0"
+    );
 }
 
 #[test]
 fn tempo_receives_from_other_containers_and_writes_metrics_with_exemplars_to_prometheus() {
     let tempo = Repo::default().yaml("tempo.yaml").unwrap();
     for protocol in ["grpc", "http"] {
-        let endpoint = tempo.str_at(&format!("distributor.receivers.otlp.protocols.{protocol}.endpoint")).unwrap();
-        assert!(endpoint.starts_with("0.0.0.0:"), "{protocol}: Tempo binds localhost by default");
+        let endpoint = tempo
+            .str_at(&format!(
+                "distributor.receivers.otlp.protocols.{protocol}.endpoint"
+            ))
+            .unwrap();
+        assert!(
+            endpoint.starts_with("0.0.0.0:"),
+            "{protocol}: Tempo binds localhost by default"
+        );
     }
     let processors = tempo.strings_at("overrides.defaults.metrics_generator.processors");
     for processor in ["service-graphs", "span-metrics"] {
-        assert!(processors.iter().any(|name| name == processor), "{processor}");
+        assert!(
+            processors.iter().any(|name| name == processor),
+            "{processor}"
+        );
     }
-    let remote_write = tempo.at("metrics_generator.storage.remote_write").and_then(|value| value.as_sequence()).unwrap();
-    assert_eq!(remote_write[0].str_at("url"), Some("http://prometheus:9090/api/v1/write"));
-    assert_eq!(remote_write[0].at("send_exemplars").and_then(|value| value.as_bool()), Some(true));
-    assert_eq!(tempo.at("server.http_listen_port").and_then(|port| port.as_u64()), Some(3200));
+    let remote_write = tempo
+        .at("metrics_generator.storage.remote_write")
+        .and_then(|value| value.as_sequence())
+        .unwrap();
+    assert_eq!(
+        remote_write[0].str_at("url"),
+        Some("http://prometheus:9090/api/v1/write")
+    );
+    assert_eq!(
+        remote_write[0]
+            .at("send_exemplars")
+            .and_then(|value| value.as_bool()),
+        Some(true)
+    );
+    assert_eq!(
+        tempo
+            .at("server.http_listen_port")
+            .and_then(|port| port.as_u64()),
+        Some(3200)
+    );
 }
 
 #[test]
 fn prometheus_accepts_remote_write_and_exemplars() {
     let compose = Repo::default().compose().unwrap();
     let flags = compose.strings_at("services.prometheus.command");
-    assert!(flags.iter().any(|flag| flag == "--web.enable-remote-write-receiver"));
-    assert!(flags.iter().any(|flag| flag == "--enable-feature=exemplar-storage"));
-    assert!(flags.iter().any(|flag| flag == "--config.file=/etc/prometheus/prometheus.yaml"));
+    assert!(
+        flags
+            .iter()
+            .any(|flag| flag == "--web.enable-remote-write-receiver")
+    );
+    assert!(
+        flags
+            .iter()
+            .any(|flag| flag == "--enable-feature=exemplar-storage")
+    );
+    assert!(
+        flags
+            .iter()
+            .any(|flag| flag == "--config.file=/etc/prometheus/prometheus.yaml")
+    );
 
     let prometheus = Repo::default().yaml("prometheus.yaml").unwrap();
     let services = compose.keys_at("services");
-    for job in prometheus.at("scrape_configs").and_then(|value| value.as_sequence()).unwrap() {
-        for target in job.at("static_configs").and_then(|value| value.as_sequence()).unwrap() {
+    for job in prometheus
+        .at("scrape_configs")
+        .and_then(|value| value.as_sequence())
+        .unwrap()
+    {
+        for target in job
+            .at("static_configs")
+            .and_then(|value| value.as_sequence())
+            .unwrap()
+        {
             for address in target.strings_at("targets") {
                 let host = address.split(':').next().unwrap_or_default();
-                assert!(host == "localhost" || services.iter().any(|service| service == host), "{address}");
+                assert!(
+                    host == "localhost" || services.iter().any(|service| service == host),
+                    "{address}"
+                );
             }
         }
     }
@@ -55,10 +118,24 @@ fn prometheus_accepts_remote_write_and_exemplars() {
 #[test]
 fn loki_keeps_trace_ids_as_structured_metadata() {
     let loki = Repo::default().yaml("loki.yaml").unwrap();
-    assert_eq!(loki.at("auth_enabled").and_then(|value| value.as_bool()), Some(false));
-    assert_eq!(loki.at("limits_config.allow_structured_metadata").and_then(|value| value.as_bool()), Some(true));
-    let schema = &loki.at("schema_config.configs").and_then(|value| value.as_sequence()).unwrap()[0];
+    assert_eq!(
+        loki.at("auth_enabled").and_then(|value| value.as_bool()),
+        Some(false)
+    );
+    assert_eq!(
+        loki.at("limits_config.allow_structured_metadata")
+            .and_then(|value| value.as_bool()),
+        Some(true)
+    );
+    let schema = &loki
+        .at("schema_config.configs")
+        .and_then(|value| value.as_sequence())
+        .unwrap()[0];
     assert_eq!(schema.str_at("schema"), Some("v13"));
     assert_eq!(schema.str_at("store"), Some("tsdb"));
-    assert_eq!(loki.at("server.http_listen_port").and_then(|port| port.as_u64()), Some(3100));
+    assert_eq!(
+        loki.at("server.http_listen_port")
+            .and_then(|port| port.as_u64()),
+        Some(3100)
+    );
 }

@@ -15,12 +15,18 @@ fn every_pipeline_component_is_defined() {
         for kind in ["receivers", "processors", "exporters"] {
             let defined = config.keys_at(kind);
             for component in config.strings_at(&format!("service.pipelines.{pipeline}.{kind}")) {
-                assert!(defined.contains(&component), "{pipeline} uses undefined {kind} {component}");
+                assert!(
+                    defined.contains(&component),
+                    "{pipeline} uses undefined {kind} {component}"
+                );
             }
         }
     }
     for extension in config.strings_at("service.extensions") {
-        assert!(config.keys_at("extensions").contains(&extension), "undefined extension {extension}");
+        assert!(
+            config.keys_at("extensions").contains(&extension),
+            "undefined extension {extension}"
+        );
     }
 }
 
@@ -29,33 +35,63 @@ fn memory_limiter_comes_first_and_card_numbers_are_redacted_in_traces_and_logs()
     let config = collector();
     for pipeline in ["traces", "logs"] {
         let processors = config.strings_at(&format!("service.pipelines.{pipeline}.processors"));
-        assert_eq!(processors.first().map(String::as_str), Some("memory_limiter"), "{pipeline}");
-        assert!(processors.iter().any(|name| name.starts_with("transform/redact")), "{pipeline}");
+        assert_eq!(
+            processors.first().map(String::as_str),
+            Some("memory_limiter"),
+            "{pipeline}"
+        );
+        assert!(
+            processors
+                .iter()
+                .any(|name| name.starts_with("transform/redact")),
+            "{pipeline}"
+        );
     }
 }
 
 #[test]
 fn receivers_listen_on_all_interfaces_on_the_standard_ports() {
     let config = collector();
-    assert_eq!(config.str_at("receivers.otlp.protocols.grpc.endpoint"), Some("0.0.0.0:4317"));
-    assert_eq!(config.str_at("receivers.otlp.protocols.http.endpoint"), Some("0.0.0.0:4318"));
+    assert_eq!(
+        config.str_at("receivers.otlp.protocols.grpc.endpoint"),
+        Some("0.0.0.0:4317")
+    );
+    assert_eq!(
+        config.str_at("receivers.otlp.protocols.http.endpoint"),
+        Some("0.0.0.0:4318")
+    );
 }
 
 #[test]
 fn traces_go_to_tempo_and_logs_to_lokis_otlp_endpoint() {
     let config = collector();
-    let exporters = |pipeline: &str| config.strings_at(&format!("service.pipelines.{pipeline}.exporters"));
+    let exporters =
+        |pipeline: &str| config.strings_at(&format!("service.pipelines.{pipeline}.exporters"));
     let tempo = Repo::default().yaml("tempo.yaml").unwrap();
-    let tempo_grpc = tempo.str_at("distributor.receivers.otlp.protocols.grpc.endpoint").unwrap();
+    let tempo_grpc = tempo
+        .str_at("distributor.receivers.otlp.protocols.grpc.endpoint")
+        .unwrap();
     let tempo_port = tempo_grpc.rsplit(':').next().unwrap();
 
     let [traces] = exporters("traces").try_into().unwrap();
-    assert!(traces.starts_with("otlp_grpc/"), "{traces}: the current name of the gRPC exporter");
-    assert_eq!(config.str_at(&format!("exporters.{traces}.endpoint")), Some(format!("tempo:{tempo_port}").as_str()));
+    assert!(
+        traces.starts_with("otlp_grpc/"),
+        "{traces}: the current name of the gRPC exporter"
+    );
+    assert_eq!(
+        config.str_at(&format!("exporters.{traces}.endpoint")),
+        Some(format!("tempo:{tempo_port}").as_str())
+    );
 
     let [logs] = exporters("logs").try_into().unwrap();
-    assert!(logs.starts_with("otlp_http/"), "{logs}: the current name of the HTTP exporter");
-    assert_eq!(config.str_at(&format!("exporters.{logs}.endpoint")), Some("http://loki:3100/otlp"));
+    assert!(
+        logs.starts_with("otlp_http/"),
+        "{logs}: the current name of the HTTP exporter"
+    );
+    assert_eq!(
+        config.str_at(&format!("exporters.{logs}.endpoint")),
+        Some("http://loki:3100/otlp")
+    );
 }
 
 #[test]
@@ -63,26 +99,34 @@ fn no_deprecated_component_names() {
     let config = collector();
     for exporter in config.keys_at("exporters") {
         let kind = exporter.split('/').next().unwrap_or_default();
-        assert!(!["otlp", "otlphttp", "loki", "logging"].contains(&kind), "{exporter} is deprecated");
+        assert!(
+            !["otlp", "otlphttp", "loki", "logging"].contains(&kind),
+            "{exporter} is deprecated"
+        );
     }
 }
 
 /// The regex of every redaction statement, as OTTL reads it.
 fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
-    let statements = ["trace_statements", "log_statements"].into_iter().flat_map(|kind| {
-        config
-            .keys_at("processors")
-            .into_iter()
-            .filter(|name| name.starts_with("transform/redact"))
-            .flat_map(move |name| config.strings_at(&format!("processors.{name}.{kind}")))
-            .collect::<Vec<_>>()
-    });
+    let statements = ["trace_statements", "log_statements"]
+        .into_iter()
+        .flat_map(|kind| {
+            config
+                .keys_at("processors")
+                .into_iter()
+                .filter(|name| name.starts_with("transform/redact"))
+                .flat_map(move |name| config.strings_at(&format!("processors.{name}.{kind}")))
+                .collect::<Vec<_>>()
+        });
     statements
         .map(|statement| {
             // The third argument of replace_all_patterns, or the second of
             // replace_pattern: the first string literal that is not "value".
             let literals: Vec<&str> = statement.split('"').skip(1).step_by(2).collect();
-            let pattern = literals.iter().find(|literal| **literal != "value").unwrap();
+            let pattern = literals
+                .iter()
+                .find(|literal| **literal != "value")
+                .unwrap();
             Regex::new(&pattern.replace("\\\\", "\\")).unwrap()
         })
         .collect()
@@ -91,12 +135,27 @@ fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
 #[test]
 fn redaction_masks_card_numbers_and_nothing_the_suite_needs() {
     let patterns = redaction_patterns(&collector());
-    assert_eq!(patterns.len(), 4, "span and event attributes, log bodies and log attributes");
+    assert_eq!(
+        patterns.len(),
+        4,
+        "span and event attributes, log bodies and log attributes"
+    );
     for pattern in &patterns {
-        for card in ["4242424242424242", "4000000000000002", "4242 4242 4242 4242", "card 378282246310005 used"] {
+        for card in [
+            "4242424242424242",
+            "4000000000000002",
+            "4242 4242 4242 4242",
+            "card 378282246310005 used",
+        ] {
             assert!(pattern.is_match(card), "{pattern} misses {card}");
         }
-        for kept in ["ord_01a20bc503317737a10cc47f044a9d5d", "8900", "2026-11-24T04:16:30.595968311Z", "4242", "cus_1001"] {
+        for kept in [
+            "ord_01a20bc503317737a10cc47f044a9d5d",
+            "8900",
+            "2026-11-24T04:16:30.595968311Z",
+            "4242",
+            "cus_1001",
+        ] {
             assert!(!pattern.is_match(kept), "{pattern} would mask {kept}");
         }
     }

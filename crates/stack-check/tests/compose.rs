@@ -32,22 +32,38 @@ fn env<'a>(compose: &'a Yaml, service: &str, variable: &str) -> Option<&'a str> 
 }
 
 fn port_of(compose: &Yaml, service: &str) -> u16 {
-    let listen = env(compose, service, "LISTEN_ADDR").unwrap_or_else(|| panic!("{service} has no LISTEN_ADDR"));
-    listen.rsplit(':').next().and_then(|port| port.parse().ok()).unwrap()
+    let listen = env(compose, service, "LISTEN_ADDR")
+        .unwrap_or_else(|| panic!("{service} has no LISTEN_ADDR"));
+    listen
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap()
 }
 
 #[test]
 fn every_image_is_pinned_to_an_exact_version() {
     let compose = compose();
     for service in compose.keys_at("services") {
-        let image = compose.str_at(&format!("services.{service}.image")).unwrap_or_else(|| panic!("{service}: no image"));
-        let (name, tag) = image.rsplit_once(':').unwrap_or_else(|| panic!("{service}: {image} has no tag"));
+        let image = compose
+            .str_at(&format!("services.{service}.image"))
+            .unwrap_or_else(|| panic!("{service}: no image"));
+        let (name, tag) = image
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("{service}: {image} has no tag"));
         assert_ne!(tag, "latest", "{service}: {image}");
         if name.starts_with("tracing-suite/") {
-            assert!(compose.at(&format!("services.{service}.build")).is_some(), "{service} is built here");
+            assert!(
+                compose.at(&format!("services.{service}.build")).is_some(),
+                "{service} is built here"
+            );
         } else {
             // major.minor at least (Postgres has no patch number), all numbers.
-            let numbers = tag.trim_start_matches('v').split('-').next().unwrap_or_default();
+            let numbers = tag
+                .trim_start_matches('v')
+                .split('-')
+                .next()
+                .unwrap_or_default();
             let parts: Vec<&str> = numbers.split('.').collect();
             assert!(
                 parts.len() >= 2 && parts.iter().all(|part| part.parse::<u32>().is_ok()),
@@ -60,8 +76,16 @@ fn every_image_is_pinned_to_an_exact_version() {
 #[test]
 fn the_stack_runs_the_versions_its_configuration_is_written_for() {
     let compose = compose();
-    let image = |service: &str| compose.str_at(&format!("services.{service}.image")).unwrap_or_default().to_owned();
-    assert!(image("tempo").starts_with("grafana/tempo:3."), "tempo.yaml uses Tempo 3 keys");
+    let image = |service: &str| {
+        compose
+            .str_at(&format!("services.{service}.image"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        image("tempo").starts_with("grafana/tempo:3."),
+        "tempo.yaml uses Tempo 3 keys"
+    );
     assert!(image("otel-collector").starts_with("otel/opentelemetry-collector-contrib:0.15"));
     assert!(image("grafana").starts_with("grafana/grafana:13."));
     assert!(image("loki").starts_with("grafana/loki:3."));
@@ -87,11 +111,18 @@ fn every_dependency_exists_and_health_conditions_have_a_health_check() {
     let services = compose.keys_at("services");
     for service in &services {
         for dependency in compose.keys_at(&format!("services.{service}.depends_on")) {
-            assert!(services.contains(&dependency), "{service} depends on unknown {dependency}");
-            let condition = compose.str_at(&format!("services.{service}.depends_on.{dependency}.condition"));
+            assert!(
+                services.contains(&dependency),
+                "{service} depends on unknown {dependency}"
+            );
+            let condition = compose.str_at(&format!(
+                "services.{service}.depends_on.{dependency}.condition"
+            ));
             if condition == Some("service_healthy") {
                 assert!(
-                    compose.at(&format!("services.{dependency}.healthcheck.test")).is_some(),
+                    compose
+                        .at(&format!("services.{dependency}.healthcheck.test"))
+                        .is_some(),
                     "{service} waits for {dependency} to be healthy, which has no health check"
                 );
             }
@@ -106,12 +137,27 @@ fn every_binary_is_built_from_its_own_dockerfile_target() {
     for (service, port, _) in RUST_SERVICES {
         let target = compose.str_at(&format!("services.{service}.build.target"));
         assert_eq!(target, Some(service), "{service} builds its own target");
-        assert!(dockerfile.contains(&format!(" AS {service}\n")), "Dockerfile has no stage {service}");
-        assert!(dockerfile.contains(&format!("-p {service}")), "the build stage builds {service}");
-        assert!(dockerfile.contains(&format!("/out/{service} /usr/local/bin/{service}")), "{service} is copied");
-        assert!(dockerfile.contains(&format!("EXPOSE {port}")), "{service} exposes {port}");
+        assert!(
+            dockerfile.contains(&format!(" AS {service}\n")),
+            "Dockerfile has no stage {service}"
+        );
+        assert!(
+            dockerfile.contains(&format!("-p {service}")),
+            "the build stage builds {service}"
+        );
+        assert!(
+            dockerfile.contains(&format!("/out/{service} /usr/local/bin/{service}")),
+            "{service} is copied"
+        );
+        assert!(
+            dockerfile.contains(&format!("EXPOSE {port}")),
+            "{service} exposes {port}"
+        );
     }
-    assert!(dockerfile.contains("USER 10001"), "services run unprivileged");
+    assert!(
+        dockerfile.contains("USER 10001"),
+        "services run unprivileged"
+    );
 }
 
 #[test]
@@ -122,10 +168,18 @@ fn services_listen_on_the_contract_ports_and_call_each_other_by_name() {
     }
     for (caller, variable, callee) in CALLS {
         let expected = format!("http://{callee}:{}", port_of(&compose, callee));
-        assert_eq!(env(&compose, caller, variable), Some(expected.as_str()), "{caller} {variable}");
+        assert_eq!(
+            env(&compose, caller, variable),
+            Some(expected.as_str()),
+            "{caller} {variable}"
+        );
         let depends = compose.str_at(&format!("services.{caller}.depends_on.{callee}.condition"));
         // The card processor plays a third party: waiting for it is fine too.
-        assert_eq!(depends, Some("service_healthy"), "{caller} starts after {callee} is ready");
+        assert_eq!(
+            depends,
+            Some("service_healthy"),
+            "{caller} starts after {callee} is ready"
+        );
     }
 }
 
@@ -135,7 +189,10 @@ fn each_database_owner_gets_its_own_database() {
     for (service, _, owns_database) in RUST_SERVICES {
         let url = env(&compose, service, "DATABASE_URL");
         if owns_database {
-            assert_eq!(url, Some(format!("postgres://postgres:postgres@postgres:5432/{service}").as_str()));
+            assert_eq!(
+                url,
+                Some(format!("postgres://postgres:postgres@postgres:5432/{service}").as_str())
+            );
             assert_eq!(
                 compose.str_at(&format!("services.{service}.depends_on.postgres.condition")),
                 Some("service_healthy")
@@ -144,21 +201,30 @@ fn each_database_owner_gets_its_own_database() {
             assert_eq!(url, None, "{service} owns no database");
         }
     }
-    assert_eq!(compose.str_at("services.postgres.environment.POSTGRES_PASSWORD"), Some("postgres"));
+    assert_eq!(
+        compose.str_at("services.postgres.environment.POSTGRES_PASSWORD"),
+        Some("postgres")
+    );
 }
 
 #[test]
 fn instrumented_services_export_to_the_collector_and_the_card_processor_does_not() {
     let compose = compose();
     let collector = Repo::default().yaml("otel-collector-config.yaml").unwrap();
-    let http = collector.str_at("receivers.otlp.protocols.http.endpoint").unwrap();
+    let http = collector
+        .str_at("receivers.otlp.protocols.http.endpoint")
+        .unwrap();
     let port = http.rsplit(':').next().unwrap();
     for (service, _, _) in RUST_SERVICES {
         let endpoint = env(&compose, service, "OTEL_EXPORTER_OTLP_ENDPOINT");
         if service == "card-processor" {
             assert_eq!(endpoint, None, "the third-party stand-in exports nothing");
         } else {
-            assert_eq!(endpoint, Some(format!("http://otel-collector:{port}").as_str()), "{service}");
+            assert_eq!(
+                endpoint,
+                Some(format!("http://otel-collector:{port}").as_str()),
+                "{service}"
+            );
         }
     }
 }
@@ -169,8 +235,15 @@ fn every_mounted_file_exists() {
     let repo = Repo::default();
     for service in compose.keys_at("services") {
         for volume in compose.strings_at(&format!("services.{service}.volumes")) {
-            if let Some(source) = volume.split(':').next().filter(|source| source.starts_with("./")) {
-                assert!(repo.path(source).exists(), "{service} mounts missing {source}");
+            if let Some(source) = volume
+                .split(':')
+                .next()
+                .filter(|source| source.starts_with("./"))
+            {
+                assert!(
+                    repo.path(source).exists(),
+                    "{service} mounts missing {source}"
+                );
             }
         }
     }
@@ -184,10 +257,16 @@ fn the_stack_fits_in_four_gigabytes() {
         let limit = compose
             .str_at(&format!("services.{service}.mem_limit"))
             .unwrap_or_else(|| panic!("{service} has no mem_limit"));
-        let mib: u64 = limit.strip_suffix('m').and_then(|value| value.parse().ok()).unwrap_or_else(|| panic!("{limit}"));
+        let mib: u64 = limit
+            .strip_suffix('m')
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{limit}"));
         total_mib += mib;
     }
     assert!(total_mib <= 3 * 1024, "limits add up to {total_mib} MiB");
     let readme = Repo::default().text("README.md").unwrap();
-    assert!(readme.contains("4 GB"), "the README states the memory the stack needs");
+    assert!(
+        readme.contains("4 GB"),
+        "the README states the memory the stack needs"
+    );
 }

@@ -13,8 +13,14 @@ fn datasources() -> Yaml {
 
 fn datasource_uids() -> BTreeSet<String> {
     let datasources = datasources();
-    let list = datasources.at("datasources").and_then(Yaml::as_sequence).unwrap();
-    let uids: Vec<String> = list.iter().filter_map(|source| source.str_at("uid").map(str::to_owned)).collect();
+    let list = datasources
+        .at("datasources")
+        .and_then(Yaml::as_sequence)
+        .unwrap();
+    let uids: Vec<String> = list
+        .iter()
+        .filter_map(|source| source.str_at("uid").map(str::to_owned))
+        .collect();
     assert_eq!(uids.len(), list.len(), "every datasource has a uid");
     let unique: BTreeSet<String> = uids.iter().cloned().collect();
     assert_eq!(unique.len(), uids.len(), "uids are unique: {uids:?}");
@@ -34,7 +40,9 @@ fn yaml_values_of(value: &Yaml, key: &str, found: &mut Vec<String>) {
                 yaml_values_of(inner, key, found);
             }
         }
-        Yaml::Sequence(items) => items.iter().for_each(|item| yaml_values_of(item, key, found)),
+        Yaml::Sequence(items) => items
+            .iter()
+            .for_each(|item| yaml_values_of(item, key, found)),
         _ => {}
     }
 }
@@ -49,7 +57,9 @@ fn json_values_of(value: &Json, key: &str, found: &mut Vec<Json>) {
                 json_values_of(inner, key, found);
             }
         }
-        Json::Array(items) => items.iter().for_each(|item| json_values_of(item, key, found)),
+        Json::Array(items) => items
+            .iter()
+            .for_each(|item| json_values_of(item, key, found)),
         _ => {}
     }
 }
@@ -62,9 +72,15 @@ fn datasources_point_at_the_compose_services() {
         ("loki", "loki", "http://loki:3100"),
         ("prometheus", "prometheus", "http://prometheus:9090"),
     ];
-    let list = datasources.at("datasources").and_then(Yaml::as_sequence).unwrap();
+    let list = datasources
+        .at("datasources")
+        .and_then(Yaml::as_sequence)
+        .unwrap();
     for (uid, kind, url) in expected {
-        let source = list.iter().find(|source| source.str_at("uid") == Some(uid)).unwrap_or_else(|| panic!("no {uid}"));
+        let source = list
+            .iter()
+            .find(|source| source.str_at("uid") == Some(uid))
+            .unwrap_or_else(|| panic!("no {uid}"));
         assert_eq!(source.str_at("type"), Some(kind));
         assert_eq!(source.str_at("url"), Some(url));
     }
@@ -76,9 +92,15 @@ fn every_link_between_datasources_resolves() {
     let uids = datasource_uids();
     let mut referenced = Vec::new();
     yaml_values_of(&datasources(), "datasourceUid", &mut referenced);
-    assert!(referenced.len() >= 4, "traces→logs, traces→metrics, service map, logs→traces, exemplars→traces");
+    assert!(
+        referenced.len() >= 4,
+        "traces→logs, traces→metrics, service map, logs→traces, exemplars→traces"
+    );
     for uid in referenced {
-        assert!(uids.contains(&uid), "{DATASOURCES} links to unknown datasource {uid}");
+        assert!(
+            uids.contains(&uid),
+            "{DATASOURCES} links to unknown datasource {uid}"
+        );
     }
 }
 
@@ -115,7 +137,9 @@ fn the_dashboard_provider_loads_the_mounted_dashboards() {
         .find(|volume| volume.starts_with("./grafana/dashboards:"))
         .and_then(|volume| volume.split(':').nth(1))
         .unwrap();
-    let providers = repo.yaml("grafana/provisioning/dashboards/dashboards.yaml").unwrap();
+    let providers = repo
+        .yaml("grafana/provisioning/dashboards/dashboards.yaml")
+        .unwrap();
     let paths: Vec<String> = providers
         .at("providers")
         .and_then(Yaml::as_sequence)
@@ -123,11 +147,19 @@ fn the_dashboard_provider_loads_the_mounted_dashboards() {
         .iter()
         .filter_map(|provider| provider.str_at("options.path").map(str::to_owned))
         .collect();
-    assert!(paths.iter().any(|path| path == mounted), "providers {paths:?} do not load {mounted}");
+    assert!(
+        paths.iter().any(|path| path == mounted),
+        "providers {paths:?} do not load {mounted}"
+    );
 
-    let home = compose.str_at("services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH").unwrap();
+    let home = compose
+        .str_at("services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+        .unwrap();
     let file = home.strip_prefix(&format!("{mounted}/")).unwrap();
-    assert!(repo.path(&format!("grafana/dashboards/{file}")).exists(), "home dashboard {home}");
+    assert!(
+        repo.path(&format!("grafana/dashboards/{file}")).exists(),
+        "home dashboard {home}"
+    );
 }
 
 #[test]
@@ -144,12 +176,21 @@ fn every_dashboard_panel_queries_a_provisioned_datasource() {
         json_values_of(&dashboard, "datasource", &mut references);
         assert!(!references.is_empty(), "{file} queries nothing");
         for reference in references {
-            let uid = reference.get("uid").and_then(Json::as_str).unwrap_or_default();
+            let uid = reference
+                .get("uid")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
             let builtin = uid.starts_with("-- ") || uid.starts_with("${") || uid.starts_with('$');
-            assert!(builtin || uids.contains(uid), "{file}: unknown datasource {reference}");
+            assert!(
+                builtin || uids.contains(uid),
+                "{file}: unknown datasource {reference}"
+            );
         }
     }
-    assert!(dashboard_uids.contains("checkout"), "the Checkout dashboard");
+    assert!(
+        dashboard_uids.contains("checkout"),
+        "the Checkout dashboard"
+    );
 }
 
 #[test]
@@ -160,16 +201,35 @@ fn alert_rules_query_provisioned_datasources_and_link_their_dashboard() {
     let mut rules = 0;
     for file in files {
         let alerting = repo.yaml(&file).unwrap();
-        for group in alerting.at("groups").and_then(Yaml::as_sequence).into_iter().flatten() {
-            for rule in group.at("rules").and_then(Yaml::as_sequence).into_iter().flatten() {
+        for group in alerting
+            .at("groups")
+            .and_then(Yaml::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            for rule in group
+                .at("rules")
+                .and_then(Yaml::as_sequence)
+                .into_iter()
+                .flatten()
+            {
                 rules += 1;
                 let data = rule.at("data").and_then(Yaml::as_sequence).unwrap();
-                let ref_ids: Vec<&str> = data.iter().filter_map(|query| query.str_at("refId")).collect();
+                let ref_ids: Vec<&str> = data
+                    .iter()
+                    .filter_map(|query| query.str_at("refId"))
+                    .collect();
                 let condition = rule.str_at("condition").unwrap();
-                assert!(ref_ids.contains(&condition), "{file}: condition {condition} is not a query");
+                assert!(
+                    ref_ids.contains(&condition),
+                    "{file}: condition {condition} is not a query"
+                );
                 for query in data {
                     let uid = query.str_at("datasourceUid").unwrap();
-                    assert!(uid == "__expr__" || uids.contains(uid), "{file}: unknown datasource {uid}");
+                    assert!(
+                        uid == "__expr__" || uids.contains(uid),
+                        "{file}: unknown datasource {uid}"
+                    );
                 }
                 if let Some(dashboard) = rule.str_at("annotations.__dashboardUid__") {
                     assert_eq!(dashboard, "checkout", "{file}");

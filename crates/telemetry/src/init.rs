@@ -24,6 +24,9 @@ use crate::{
     logs,
 };
 
+/// How often the same SDK warning (a failed export, say) may be logged.
+const SDK_WARNING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// How long shutting down may wait for each provider's last export: a hung
 /// collector must not keep a stopping service alive.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -113,6 +116,7 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
 
     tracing_subscriber::registry()
         .with(filter)
+        .with(logs::SdkNoiseLimiter::new(SDK_WARNING_INTERVAL))
         .with(stdout)
         .with(otel_traces)
         .with(otel_logs)

@@ -5,14 +5,20 @@
 //! OpenTelemetry context that tracing-opentelemetry activates when a span is
 //! entered, which is exactly the span the line was written in.
 
-use std::fmt;
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tracing::{Event, Subscriber, field::Field};
+use tracing::{Event, Level, Subscriber, callsite::Identifier, field::Field};
 use tracing_subscriber::{
     fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    layer::{Context, Layer},
     registry::LookupSpan,
 };
 
@@ -22,6 +28,49 @@ pub(crate) fn is_transport_target(target: &str) -> bool {
     ["opentelemetry", "hyper", "h2", "tonic", "tower", "reqwest"]
         .iter()
         .any(|prefix| target.starts_with(prefix))
+}
+
+/// Lets each warning or error of the OpenTelemetry SDK through once per
+/// [`interval`](Self::new) and drops its repeats.
+///
+/// With the collector down the SDK reports every failed batch, several a
+/// second under load, and the one useful line drowns the service's own. The
+/// SDK still counts what it drops (its queue is bounded) and says the total
+/// at shutdown; a different message (dropping started, a new error kind)
+/// has its own call site and gets through.
+pub struct SdkNoiseLimiter {
+    interval: Duration,
+    last_seen: Mutex<HashMap<Identifier, Instant>>,
+}
+
+impl SdkNoiseLimiter {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last_seen: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for SdkNoiseLimiter {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        let metadata = event.metadata();
+        if !metadata.target().starts_with("opentelemetry") || *metadata.level() > Level::WARN {
+            return true;
+        }
+        let now = Instant::now();
+        let mut last_seen = self
+            .last_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last_seen.get(&metadata.callsite()) {
+            Some(at) if now.duration_since(*at) < self.interval => false,
+            _ => {
+                last_seen.insert(metadata.callsite(), now);
+                true
+            }
+        }
+    }
 }
 
 /// `{"timestamp":..,"level":..,"target":..,"span":..,"message":..,

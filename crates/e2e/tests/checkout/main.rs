@@ -10,10 +10,14 @@
 //! - `failures`: declined, unknown customer, unknown sku, sold out, bad input.
 //! - `propagation`: incoming `traceparent`, sampled or not, malformed.
 //! - `secrets`: no card number or CVC in anything exported or logged.
+//! - `outages`: a refusing, failing or hung collector costs nothing.
+//! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
 mod failures;
+mod outages;
 mod propagation;
 mod secrets;
+mod shutdown;
 mod support;
 mod trace;
 
@@ -50,6 +54,10 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,
         secrets::no_card_number_or_cvc_reaches_telemetry_or_logs,
+        outages::refused_collector_costs_checkouts_nothing,
+        outages::failing_collector_costs_checkouts_nothing,
+        outages::hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded,
+        shutdown::in_flight_checkout_finishes_and_its_spans_are_flushed_at_sigterm,
     ]
 }
 

@@ -1,0 +1,134 @@
+//! A collector that is down, failing or hung never hurts a checkout, and
+//! says so in a few lines rather than one per batch.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use e2e::{BrokenCollector, Failure, Service, Suite, SuiteOptions};
+
+use crate::support::{APPROVED_CARD, checkout, post_checkout};
+
+/// Enough checkouts for the small queue of the hung test to overflow.
+const CHECKOUTS: usize = 20;
+
+/// Long enough for many failed export cycles (the batch interval is 100 ms
+/// here, and the exporter retries with backoff): a service that logged
+/// every failure would log a dozen lines or more.
+const OUTAGE: Duration = Duration::from_secs(5);
+
+async fn checkouts_succeed_with_a_broken_collector(failure: Failure) -> anyhow::Result<Suite> {
+    let collector = BrokenCollector::start(failure)?;
+    let suite = Suite::start(
+        SuiteOptions::default().env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
+    )
+    .await?;
+
+    let mut slowest = Duration::ZERO;
+    let outage = Instant::now();
+    while outage.elapsed() < OUTAGE {
+        let started = Instant::now();
+        let reply =
+            post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(reply.status, 201, "{failure:?}: {:#}", reply.body);
+        assert!(
+            !reply.trace_id.is_empty(),
+            "trace ids are made without a collector"
+        );
+    }
+    // Exports run on their own thread: a hung collector holds that thread,
+    // never a request. The bound is far below the exporter's timeouts.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "{failure:?}: a checkout took {slowest:?}"
+    );
+    drop(collector);
+    Ok(suite)
+}
+
+/// The SDK's own warning lines a service wrote on stdout.
+fn sdk_warnings(suite: &Suite, service: Service) -> Vec<String> {
+    suite
+        .stdout(service)
+        .into_iter()
+        .filter(|line| line.contains("\"target\":\"opentelemetry"))
+        .collect()
+}
+
+fn assert_few_warnings(suite: &Suite, failure: Failure) {
+    for service in [Service::Gateway, Service::Orders, Service::Payments] {
+        let warnings = sdk_warnings(suite, service);
+        assert!(
+            !warnings.is_empty(),
+            "{failure:?}: {service} says nothing of the failing export"
+        );
+        assert!(
+            warnings.len() <= 4,
+            "{failure:?}: {service} repeats itself {} times:\n{}",
+            warnings.len(),
+            warnings.join("\n")
+        );
+    }
+}
+
+pub async fn refused_collector_costs_checkouts_nothing(_shared: Arc<Suite>) -> anyhow::Result<()> {
+    let suite = checkouts_succeed_with_a_broken_collector(Failure::Refusing).await?;
+    assert_few_warnings(&suite, Failure::Refusing);
+    Ok(())
+}
+
+pub async fn failing_collector_costs_checkouts_nothing(_shared: Arc<Suite>) -> anyhow::Result<()> {
+    let suite = checkouts_succeed_with_a_broken_collector(Failure::Unavailable).await?;
+    assert_few_warnings(&suite, Failure::Unavailable);
+    Ok(())
+}
+
+pub async fn hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded(
+    _shared: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let collector = BrokenCollector::start(Failure::Hanging)?;
+    // A small queue in orders, so that 20 checkouts (8 spans each) fill it
+    // while the first export hangs.
+    let options = SuiteOptions::default()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
+        .service_env(Service::Orders, "OTEL_BSP_MAX_QUEUE_SIZE", "32")
+        .service_env(Service::Orders, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16");
+    let suite = Suite::start(options).await?;
+
+    let started = Instant::now();
+    for _ in 0..CHECKOUTS {
+        let reply =
+            post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "{CHECKOUTS} checkouts took {elapsed:?}"
+    );
+
+    // The queue is full: spans are dropped, not buffered without end, and
+    // the SDK says so once.
+    let dropping = sdk_warnings(&suite, Service::Orders);
+    assert!(
+        dropping
+            .iter()
+            .any(|line| line.contains("SpanDroppingStarted")),
+        "orders does not say it drops spans:\n{}",
+        dropping.join("\n")
+    );
+    // Stopping still works with an export hanging: the guard's shutdown
+    // has a deadline, and the total dropped is reported.
+    let status = suite.stop(Service::Orders).await?;
+    assert!(status.success(), "orders exited with {status}");
+    let stopped = sdk_warnings(&suite, Service::Orders);
+    assert!(
+        stopped.iter().any(|line| line.contains("SpansDropped")),
+        "no count of dropped spans at shutdown:\n{}",
+        stopped.join("\n")
+    );
+    drop(collector);
+    Ok(())
+}
