@@ -45,7 +45,7 @@ impl BrokenCollector {
             Failure::Hanging => {
                 let mut held = Vec::new();
                 serve(listener, Arc::clone(&stopping), move |stream| {
-                    held.push(stream)
+                    held.push(stream);
                 });
             }
         }
