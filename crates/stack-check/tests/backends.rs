@@ -1,6 +1,11 @@
 //! `tempo.yaml`, `loki.yaml` and `prometheus.yaml`: the keys of the pinned
 //! versions, and the links between them.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use stack_check::{Repo, YamlExt};
 
 #[test]
@@ -61,13 +66,13 @@ fn tempo_receives_from_other_containers_and_writes_metrics_with_exemplars_to_pro
     assert_eq!(
         remote_write[0]
             .at("send_exemplars")
-            .and_then(|value| value.as_bool()),
+            .and_then(stack_check::Yaml::as_bool),
         Some(true)
     );
     assert_eq!(
         tempo
             .at("server.http_listen_port")
-            .and_then(|port| port.as_u64()),
+            .and_then(stack_check::Yaml::as_u64),
         Some(3200)
     );
 }
@@ -119,12 +124,12 @@ fn prometheus_accepts_remote_write_and_exemplars() {
 fn loki_keeps_trace_ids_as_structured_metadata() {
     let loki = Repo::default().yaml("loki.yaml").unwrap();
     assert_eq!(
-        loki.at("auth_enabled").and_then(|value| value.as_bool()),
+        loki.at("auth_enabled").and_then(stack_check::Yaml::as_bool),
         Some(false)
     );
     assert_eq!(
         loki.at("limits_config.allow_structured_metadata")
-            .and_then(|value| value.as_bool()),
+            .and_then(stack_check::Yaml::as_bool),
         Some(true)
     );
     let schema = &loki
@@ -135,7 +140,7 @@ fn loki_keeps_trace_ids_as_structured_metadata() {
     assert_eq!(schema.str_at("store"), Some("tsdb"));
     assert_eq!(
         loki.at("server.http_listen_port")
-            .and_then(|port| port.as_u64()),
+            .and_then(stack_check::Yaml::as_u64),
         Some(3100)
     );
 }

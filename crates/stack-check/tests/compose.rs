@@ -1,6 +1,11 @@
 //! `docker-compose.yml` and the `Dockerfile`, against each other and the
 //! contract's services, ports and variables.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use stack_check::{Repo, Yaml, YamlExt};
 
 /// The contract's services, their default ports, and whether they own a
