@@ -40,7 +40,7 @@ pub mod trace_tree;
 pub use broken_collector::{BrokenCollector, Failure};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
 pub use otlp::OtlpReceiver;
-pub use suite::{Service, Suite, SuiteOptions};
+pub use suite::{Service, Suite, SuiteOptions, binary};
 pub use trace_tree::TraceTree;
 
 /// A plain reqwest client, for the test's own requests.

@@ -8,6 +8,9 @@
 //! [`OtlpReceiver::raw_payload_contains`], which sees what no flattening can
 //! hide (a card number in a resource attribute, a scope name, anywhere).
 //!
+//! The same store is served over OTLP/gRPC too ([`OtlpReceiver::grpc_endpoint`]),
+//! for the `grpc` protocol.
+//!
 //! Compressed bodies are refused with 415: the suite's exporters do not
 //! compress, and a gzip decoder is not worth a dependency here.
 
@@ -27,11 +30,18 @@ use axum::{
     routing::post,
 };
 use opentelemetry_proto::tonic::collector::{
-    logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
-    trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    logs::v1::{
+        ExportLogsServiceRequest, ExportLogsServiceResponse,
+        logs_service_server::{LogsService, LogsServiceServer},
+    },
+    trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
 };
 use prost::Message;
 use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::model::{LogRecord, Span, flatten_logs, flatten_spans};
 
@@ -58,6 +68,7 @@ type Shared = Arc<Mutex<Store>>;
 /// stops when dropped.
 pub struct OtlpReceiver {
     address: SocketAddr,
+    grpc_address: SocketAddr,
     store: Shared,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -69,15 +80,21 @@ impl OtlpReceiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
+        let grpc_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        grpc_listener.set_nonblocking(true)?;
+        let grpc_address = grpc_listener.local_addr()?;
 
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         // Converting needs the runtime's reactor; `enter` (unlike
         // `block_on`) is allowed even when the caller is inside a runtime.
-        let listener = {
+        let (listener, grpc_listener) = {
             let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
+            (
+                tokio::net::TcpListener::from_std(listener)?,
+                tokio::net::TcpListener::from_std(grpc_listener)?,
+            )
         };
 
         let store = Shared::default();
@@ -86,6 +103,10 @@ impl OtlpReceiver {
             .route("/v1/logs", post(export_logs))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(&store));
+        let grpc = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(GrpcReceiver(Arc::clone(&store))))
+            .add_service(LogsServiceServer::new(GrpcReceiver(Arc::clone(&store))))
+            .serve_with_incoming(TcpListenerStream::new(grpc_listener));
 
         let (shutdown, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -100,6 +121,11 @@ impl OtlpReceiver {
                                 eprintln!("otlp receiver stopped: {error}");
                             }
                         }
+                        result = grpc => {
+                            if let Err(error) = result {
+                                eprintln!("otlp/grpc receiver stopped: {error}");
+                            }
+                        }
                         _ = stopped => {}
                     }
                 });
@@ -107,6 +133,7 @@ impl OtlpReceiver {
 
         Ok(Self {
             address,
+            grpc_address,
             store,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -116,6 +143,12 @@ impl OtlpReceiver {
     /// The base URL for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// The same receiver over OTLP/gRPC, for
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_address)
     }
 
     /// Every span received so far, in arrival order.
@@ -240,6 +273,39 @@ async fn export_logs(
     store.logs.extend(logs);
     store.raw.push(body);
     Ok(protobuf(&ExportLogsServiceResponse::default()))
+}
+
+/// The OTLP/gRPC services, storing into the same place as the HTTP ones.
+struct GrpcReceiver(Shared);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let raw = Bytes::from(request.encode_to_vec());
+        let mut store = lock(&self.0);
+        store.spans.extend(flatten_spans(request.resource_spans));
+        store.raw.push(raw);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let raw = Bytes::from(request.encode_to_vec());
+        let mut store = lock(&self.0);
+        store.logs.extend(flatten_logs(request.resource_logs));
+        store.raw.push(raw);
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
 }
 
 /// Why a request was not read: the status and text an exporter logs.

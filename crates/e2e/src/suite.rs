@@ -549,6 +549,13 @@ fn drop_databases<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Re
     Ok(())
 }
 
+/// The path of a service's binary, built (once per test process) as the
+/// suite runs it: for tests that start a binary by hand.
+pub fn binary(service: Service) -> anyhow::Result<PathBuf> {
+    (binaries()?.get(service.name()).cloned())
+        .with_context(|| format!("cargo built no binary named {service}"))
+}
+
 /// The service binaries by name, built once per test process.
 fn binaries() -> anyhow::Result<&'static BTreeMap<String, PathBuf>> {
     static BINARIES: OnceLock<Result<BTreeMap<String, PathBuf>, String>> = OnceLock::new();

@@ -155,3 +155,98 @@ impl tracing::field::Visit for JsonFields<'_> {
             .insert(field.name().into(), format!("{value:?}").into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing::Instrument;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use tracing_subscriber::{fmt::MakeWriter, layer::SubscriberExt};
+
+    use super::JsonWithTraceContext;
+
+    /// Everything the formatter writes, for the test to read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn lines_of_a_task_given_the_span_carry_its_trace_and_others_do_not() {
+        let provider = SdkTracerProvider::builder().build();
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(JsonWithTraceContext)
+                    .with_writer(captured.clone()),
+            );
+
+        let trace_id = tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let span = tracing::info_span!("request");
+                let trace_id = span.context().span().span_context().trace_id().to_string();
+                // Spawned inside the span, polled outside it (as on any
+                // runtime): only what is given the span keeps it.
+                let (given, detached) = {
+                    let _entered = span.enter();
+                    let given =
+                        tokio::spawn(async { tracing::info!("given the span") }.in_current_span());
+                    let detached = tokio::spawn(async { tracing::info!("detached") });
+                    (given, detached)
+                };
+                given.await.unwrap();
+                detached.await.unwrap();
+                trace_id
+            })
+        });
+
+        let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = output
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let line = |message: &str| {
+            lines
+                .iter()
+                .find(|line| line["message"] == message)
+                .unwrap()
+        };
+        assert_eq!(line("given the span")["trace_id"], trace_id.as_str());
+        assert_eq!(
+            line("given the span")["span_id"].as_str().map(str::len),
+            Some(16)
+        );
+        assert!(
+            line("detached").get("trace_id").is_none(),
+            "a task not given the span starts no trace"
+        );
+    }
+}

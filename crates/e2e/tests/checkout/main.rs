@@ -10,9 +10,12 @@
 //! - `failures`: declined, unknown customer, unknown sku, sold out, bad input.
 //! - `propagation`: incoming `traceparent`, sampled or not, malformed.
 //! - `secrets`: no card number or CVC in anything exported or logged.
+//! - `configuration`: the `OTEL_*` environment: samplers, exporters,
+//!   resource, kill switch, bad values.
 //! - `outages`: a refusing, failing or hung collector costs nothing.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
+mod configuration;
 mod failures;
 mod outages;
 mod propagation;
@@ -54,6 +57,15 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,
         secrets::no_card_number_or_cvc_reaches_telemetry_or_logs,
+        configuration::sdk_disabled_exports_nothing_and_logs_keep_their_trace_ids,
+        configuration::always_off_samples_nothing_and_every_request_succeeds,
+        configuration::parent_based_ratio_follows_the_callers_decision,
+        configuration::ratio_half_keeps_about_half_the_traces_each_complete,
+        configuration::traces_exporter_none_still_exports_logs,
+        configuration::console_exporter_prints_spans_on_stdout,
+        configuration::resource_attributes_and_service_name_reach_every_span,
+        configuration::bad_values_stop_a_service_with_one_line_naming_the_variable,
+        configuration::grpc_protocol_exports_the_whole_trace,
         outages::refused_collector_costs_checkouts_nothing,
         outages::failing_collector_costs_checkouts_nothing,
         outages::hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded,
@@ -104,8 +116,24 @@ fn main() -> ExitCode {
         })
         .collect();
     let conclusion = libtest_mimic::run(&arguments, trials);
+    // Once every other test has run against the shared suite, scan all it
+    // exported and logged.
+    let scan = suite.clone().map(|suite| {
+        Trial::test(
+            "nothing_sensitive_was_exported_or_logged_by_any_test",
+            move || {
+                secrets::nothing_sensitive_was_exported_or_logged_by_any_test(&suite);
+                Ok(())
+            },
+        )
+    });
+    let scanned = libtest_mimic::run(&arguments, scan.into_iter().collect());
     // Stop the services and drop their databases before exiting: `exit`
     // would skip the suite's destructor.
     drop(suite);
-    conclusion.exit_code()
+    if conclusion.has_failed() {
+        conclusion.exit_code()
+    } else {
+        scanned.exit_code()
+    }
 }

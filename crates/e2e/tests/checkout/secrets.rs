@@ -5,7 +5,11 @@ use std::sync::Arc;
 use e2e::{AttributeValue, Suite};
 use serde_json::json;
 
-use crate::support::{APPROVED_CARD, DECLINED_CARD, post_checkout, settled_trace};
+use crate::support::{APPROVED_CARD, DECLINED_CARD, post_checkout_with, settled_trace};
+
+/// Credentials a caller might send; they must never be recorded.
+pub const AUTHORIZATION: &str = "Bearer e2e-secret-bearer-token";
+pub const COOKIE: &str = "session=e2e-secret-session-cookie";
 
 /// A CVC no id or timestamp of the suite would contain by chance.
 const CVC: &str = "9731";
@@ -21,7 +25,8 @@ pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(
             "items": [{"sku": "sku_mouse", "quantity": 1}],
             "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": CVC},
         });
-        trace_ids.push(post_checkout(&suite, &body).await?.trace_id);
+        let headers = [("authorization", AUTHORIZATION), ("cookie", COOKIE)];
+        trace_ids.push(post_checkout_with(&suite, &body, &headers).await?.trace_id);
     }
     for trace_id in &trace_ids {
         settled_trace(&suite, trace_id).await;
@@ -69,4 +74,39 @@ pub async fn no_card_number_or_cvc_reaches_telemetry_or_logs(
         );
     }
     Ok(())
+}
+
+/// Run after every other test of the shared suite: nothing any of them
+/// caused to be exported or logged holds a card number, an email address,
+/// a caller's credentials, or a literal value in a query's text.
+pub fn nothing_sensitive_was_exported_or_logged_by_any_test(suite: &Suite) {
+    let receiver = suite.receiver();
+    let secrets = [
+        APPROVED_CARD,
+        DECLINED_CARD,
+        FAILS_LUHN,
+        "ada@example.com",
+        "grace@example.com",
+        "e2e-secret-bearer-token",
+        "e2e-secret-session-cookie",
+    ];
+    for secret in secrets {
+        assert!(
+            !receiver.raw_payload_contains(secret.as_bytes()),
+            "{secret} was exported"
+        );
+        for (service, line) in suite.all_output() {
+            assert!(!line.contains(secret), "{service} logged {secret}: {line}");
+        }
+    }
+    for span in receiver
+        .spans()
+        .iter()
+        .filter(|span| span.attr("db.query.text").is_some())
+    {
+        let text = span.str_attr("db.query.text").unwrap_or_default();
+        for value in ["cus_", "sku_", "ord_", "pay_", "ntf_", "EUR'"] {
+            assert!(!text.contains(value), "{span}: a literal value in {text}");
+        }
+    }
 }
