@@ -148,3 +148,55 @@ fn protocol_version(request: &Request) -> &'static str {
         _ => "1.1",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::Request as HttpRequest, middleware, routing::get};
+    use proptest::prelude::*;
+    use tower::ServiceExt;
+
+    use super::trace_requests;
+
+    fn app() -> Router {
+        Router::new()
+            .route("/users/{id}", get(|| async { "ok" }))
+            .layer(middleware::from_fn(trace_requests))
+    }
+
+    async fn status_with(headers: &[(&str, &[u8])]) -> u16 {
+        let mut request = HttpRequest::get("/users/1");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let Ok(request) = request.body(Body::empty()) else {
+            // Not a header an HTTP server can receive at all.
+            return 200;
+        };
+        let response = app().oneshot(request).await.unwrap();
+        response.status().as_u16()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn no_propagation_header_fails_a_request(
+            traceparent in proptest::collection::vec(any::<u8>(), 0..120),
+            tracestate in proptest::collection::vec(any::<u8>(), 0..1200),
+            baggage in proptest::collection::vec(any::<u8>(), 0..9000),
+            repeat in any::<bool>(),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let mut headers: Vec<(&str, &[u8])> = vec![
+                ("traceparent", &traceparent),
+                ("tracestate", &tracestate),
+                ("baggage", &baggage),
+            ];
+            if repeat {
+                headers.extend_from_slice(&[("traceparent", &traceparent[..]), ("baggage", &baggage[..])]);
+            }
+            let status = runtime.block_on(status_with(&headers));
+            prop_assert_eq!(status, 200);
+        }
+    }
+}
