@@ -234,6 +234,11 @@ impl Suite {
             .collect()
     }
 
+    /// The service's process id, for reading its memory and CPU in `/proc`.
+    pub fn pid(&self, service: Service) -> u32 {
+        lock(&self.process(service).child).id()
+    }
+
     /// Sends SIGTERM and waits up to 15 s for the service to exit (it drains
     /// requests and flushes its telemetry). Past that it is killed and this
     /// fails. Stopping a stopped service returns its exit status again.
@@ -577,6 +582,11 @@ fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
     ]);
     for service in Service::ALL {
         command.args(["-p", service.name()]);
+    }
+    // Services are built as this crate was: debug for the tests, release
+    // for the benchmarks, whose numbers mean nothing for a debug build.
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
     }
     let output = (command
         .stdin(Stdio::null())
