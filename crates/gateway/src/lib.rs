@@ -20,7 +20,7 @@ mod error;
 mod routes;
 
 use axum::{
-    Router, middleware,
+    Router,
     routing::{get, post},
 };
 
@@ -47,12 +47,8 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
 }
 
 fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/checkout", post(routes::checkout::checkout))
-        .route("/orders/{order_id}", get(routes::orders::get))
-        .fallback(platform::problem::not_found)
-        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
-        .route("/readyz", get(routes::health::ready))
-        .merge(platform::health::liveness())
-        .with_state(state)
+        .route("/orders/{order_id}", get(routes::orders::get));
+    platform::service_router(api, get(routes::health::ready)).with_state(state)
 }

@@ -17,7 +17,7 @@ mod routes;
 
 use anyhow::Context;
 use axum::{
-    Router, middleware,
+    Router,
     routing::{get, post},
 };
 use telemetry::db::Database;
@@ -43,11 +43,6 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
 }
 
 fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/notifications", post(routes::notifications::create))
-        .fallback(platform::problem::not_found)
-        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
-        .route("/readyz", get(routes::health::ready))
-        .merge(platform::health::liveness())
-        .with_state(state)
+    let api = Router::new().route("/notifications", post(routes::notifications::create));
+    platform::service_router(api, get(routes::health::ready)).with_state(state)
 }

@@ -9,8 +9,9 @@
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
 //! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
-//! - [`server`]: [`Server`] (bind, tell the port, run until shut down) and
-//!   [`run`], the whole life of a service binary.
+//! - [`server`]: [`service_router`] (the API traced, the probes not),
+//!   [`Server`] (bind, tell the port, run until shut down) and [`run`], the
+//!   whole life of a service binary.
 
 pub mod client;
 pub mod health;
@@ -20,7 +21,7 @@ pub mod server;
 
 pub use json::Json;
 pub use problem::Problem;
-pub use server::{Server, run};
+pub use server::{Server, run, service_router};
 
 /// Reads a service's `Config` from the environment (and flags).
 ///

@@ -90,7 +90,6 @@ impl IntoResponse for Problem {
 }
 
 /// The fallback of every router: unknown paths get a problem too.
-#[expect(clippy::unused_async, reason = "axum handlers are async functions")]
 pub async fn not_found() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,

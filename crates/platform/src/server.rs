@@ -2,8 +2,24 @@
 
 use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration};
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::{Router, extract::DefaultBodyLimit, routing::MethodRouter};
 use tokio::{net::TcpListener, sync::oneshot};
+
+/// A service's whole router: its API traced, with a problem for unknown
+/// paths, then `/readyz` and `/healthz`. The probes come after the trace
+/// layer on purpose: axum layers only the routes added before them, and
+/// probes every few seconds would bury the real traces.
+pub fn service_router<S>(api: Router<S>, readiness: MethodRouter<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    api.fallback(crate::problem::not_found)
+        .layer(axum::middleware::from_fn(
+            telemetry::http_server::trace_requests,
+        ))
+        .route("/readyz", readiness)
+        .merge(crate::health::liveness())
+}
 
 /// Bodies past this size are refused with 413 before any handler runs.
 const BODY_LIMIT: usize = 64 * 1024;

@@ -17,7 +17,7 @@ mod error;
 mod routes;
 
 use anyhow::Context;
-use axum::{Router, middleware, routing::get};
+use axum::{Router, routing::get};
 use telemetry::db::Database;
 
 pub use config::Config;
@@ -43,11 +43,6 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
 }
 
 fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/users/{customer_id}", get(routes::users::get))
-        .fallback(platform::problem::not_found)
-        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
-        .route("/readyz", get(routes::health::ready))
-        .merge(platform::health::liveness())
-        .with_state(state)
+    let api = Router::new().route("/users/{customer_id}", get(routes::users::get));
+    platform::service_router(api, get(routes::health::ready)).with_state(state)
 }
