@@ -575,14 +575,15 @@ fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut command = Command::new(cargo);
+    // The whole workspace's binaries, not just the services': cargo then
+    // resolves features as `cargo test --workspace` did, and reuses what
+    // that built instead of compiling the dependency tree a second time.
     command.current_dir(workspace).args([
         "build",
+        "--workspace",
         "--bins",
         "--message-format=json-render-diagnostics",
     ]);
-    for service in Service::ALL {
-        command.args(["-p", service.name()]);
-    }
     // Services are built as this crate was: debug for the tests, release
     // for the benchmarks, whose numbers mean nothing for a debug build.
     if !cfg!(debug_assertions) {
