@@ -23,6 +23,8 @@
 //! - [`db`]: the traced sqlx query path: a CLIENT span per statement.
 //! - [`propagation`]: the caller's W3C headers, checked against the
 //!   grammar before the SDK reads them.
+//! - [`messaging`]: W3C context in NATS headers, and the `create`, `send`
+//!   and `process` spans of the messaging conventions.
 //! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`.
 
 pub mod config;
@@ -31,6 +33,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod init;
 pub mod logs;
+pub mod messaging;
 pub mod propagation;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};

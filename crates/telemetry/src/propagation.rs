@@ -33,7 +33,11 @@ const MAX_TRACESTATE_LENGTH: usize = 512;
 /// is valid.
 pub fn extract(headers: &HeaderMap) -> Context {
     let carrier = CheckedHeaders::new(headers);
-    global::get_text_map_propagator(|propagator| propagator.extract(&carrier))
+    // From an empty context, not the current one: a caller's request has
+    // nothing to do with whatever this task happened to be doing.
+    global::get_text_map_propagator(|propagator| {
+        propagator.extract_with_context(&Context::new(), &carrier)
+    })
 }
 
 /// The propagation headers that passed the checks, each as one value.
