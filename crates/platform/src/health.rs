@@ -3,7 +3,7 @@
 //! Both are added to a router after the trace layer: orchestrators probe
 //! them every few seconds, and their spans would bury the real traffic.
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use axum::{Router, http::StatusCode, routing::get};
 use reqwest::Url;
@@ -31,17 +31,28 @@ pub async fn is_alive(base: &Url) -> bool {
     let Ok(url) = base.join("healthz") else {
         return false;
     };
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "probes are deliberately untraced, like /healthz itself"
-    )]
-    let client = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build();
-    match client {
-        Ok(client) => client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success()),
-        Err(_) => false,
-    }
+    let Some(client) = probe_client() else {
+        return false;
+    };
+    client
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|response| response.status().is_success())
+}
+
+/// One client for every probe: a client holds a connection pool, and
+/// building one per probe would open new connections every few seconds.
+fn probe_client() -> Option<&'static reqwest::Client> {
+    static CLIENT: OnceLock<Option<reqwest::Client>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "probes are deliberately untraced, like /healthz itself"
+            )]
+            let builder = reqwest::Client::builder();
+            builder.timeout(PROBE_TIMEOUT).build().ok()
+        })
+        .as_ref()
 }
