@@ -29,16 +29,19 @@
 //!   database, and stopped again; [`SuiteOptions`] for extra environment.
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
 //!   answers 503, or hangs.
+//! - [`nats`]: [`NatsServer`], each suite's own NATS with JetStream.
 //! - [`http_client`]: the plain client a test calls the services with.
 
 pub mod broken_collector;
 pub mod model;
+pub mod nats;
 pub mod otlp;
 pub mod suite;
 pub mod trace_tree;
 
 pub use broken_collector::{BrokenCollector, Failure};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
+pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;
 pub use suite::{Service, Suite, SuiteOptions, binary};
 pub use trace_tree::TraceTree;

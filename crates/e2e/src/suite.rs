@@ -31,12 +31,11 @@ use nix::{
     unistd::Pid,
 };
 
-use crate::otlp::OtlpReceiver;
+use crate::{nats::NatsServer, otlp::OtlpReceiver};
 
 /// Postgres as the contract's local setup has it; every run gets its own
 /// databases on it.
 const POSTGRES: &str = "postgres://postgres:postgres@127.0.0.1:5432";
-const NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// A debug build of a service with migrations takes a few seconds to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -154,6 +153,7 @@ pub struct Suite {
     // Dropped after `Drop::drop` stopped the services, so their last
     // telemetry flush still lands.
     receiver: OtlpReceiver,
+    nats: NatsServer,
     processes: Vec<Process>,
     databases: BTreeMap<Service, String>,
     output: Output,
@@ -187,6 +187,7 @@ impl Suite {
         // Built before the first child, so a failed start cleans up too.
         let mut suite = Self {
             receiver,
+            nats: NatsServer::start().context("starting the suite's NATS")?,
             processes: Vec::new(),
             databases,
             output: Output::default(),
@@ -213,6 +214,11 @@ impl Suite {
 
     pub fn receiver(&self) -> &OtlpReceiver {
         &self.receiver
+    }
+
+    /// The suite's own NATS server, which `orders` and `users` use.
+    pub fn nats(&self) -> &NatsServer {
+        &self.nats
     }
 
     /// Every line the service wrote on stdout so far (its JSON logs).
@@ -280,7 +286,7 @@ impl Suite {
             command.env("DATABASE_URL", url);
         }
         if service.uses_nats() {
-            command.env("NATS_URL", NATS_URL);
+            command.env("NATS_URL", self.nats.url());
         }
         for &callee in service.callees() {
             command.env(callee.url_variable(), self.url(callee));
