@@ -21,6 +21,10 @@ pub struct Config {
     /// Base URL of the payments service.
     #[arg(long, env = "PAYMENTS_URL", default_value = "http://localhost:8083")]
     pub payments_url: Url,
+
+    /// NATS server with `JetStream`, where `orders.confirmed` events go.
+    #[arg(long, env = "NATS_URL", default_value = "nats://localhost:4222")]
+    pub nats_url: Url,
 }
 
 /// How long a payment may take: longer than the card processor's own

@@ -3,13 +3,16 @@
 //! Answers `POST /orders` and `GET /orders/{order_id}` for the gateway. The
 //! business span `orders.create_order` reserves stock and records the order
 //! in one transaction, has `payments` charge the card, then confirms the
-//! order, or marks it `payment_failed` and gives the stock back.
+//! order (and records its `orders.confirmed` event in the same transaction),
+//! or marks it `payment_failed` and gives the stock back.
 //!
 //! # Layout
 //!
 //! - `config`: [`Config`], from the environment.
 //! - `routes`: thin handlers.
 //! - `ordering`: placing an order, inside its business span.
+//! - `events`: the `orders.confirmed` event, written to the outbox.
+//! - `relay`: publishes the outbox to NATS `JetStream`.
 //! - `domain`: parsed types and rules; no axum, no sqlx.
 //! - `clients`: the payments service.
 //! - `db`: every SQL statement of the service.
@@ -20,7 +23,9 @@ mod config;
 mod db;
 mod domain;
 mod error;
+mod events;
 mod ordering;
+mod relay;
 mod routes;
 
 use anyhow::Context;
@@ -40,6 +45,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 struct AppState {
     db: Database,
     payments: Payments,
+    relay: relay::Relay,
 }
 
 /// Connects to the database, migrates it, and binds the listener.
@@ -51,6 +57,7 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         .await
         .context("cannot migrate the orders database")?;
     let state = AppState {
+        relay: relay::Relay::start(db.clone(), &config.nats_url).await?,
         db,
         payments: Payments::new(config.payments_url),
     };

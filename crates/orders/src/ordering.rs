@@ -10,6 +10,7 @@ use crate::{
     db::{self, orders::PricedLine},
     domain::{NewOrder, OrderId},
     error::ApiError,
+    events,
 };
 
 /// A confirmed order, as the caller is told about it.
@@ -52,9 +53,15 @@ pub async fn create_order(
             .await
         {
             Ok(payment) => {
-                db::orders::confirm(&state.db, &id, &payment.payment_id)
-                    .await
-                    .context("confirming the order")?;
+                confirm(
+                    state,
+                    &id,
+                    order,
+                    total_cents,
+                    &currency,
+                    &payment.payment_id,
+                )
+                .await?;
                 span.record("order.status", "confirmed");
                 tracing::info!(payment.id = payment.payment_id.as_str(), "order.confirmed");
                 Ok(PlacedOrder {
@@ -153,6 +160,32 @@ async fn reserve(
     tx.commit().await.context("committing the order")?;
     let unit_prices = priced.iter().map(|line| line.unit_price_cents).collect();
     Ok((total_cents, currency, unit_prices))
+}
+
+/// Confirms the order and records its event, in one transaction: the
+/// event exists if and only if the order is confirmed.
+async fn confirm(
+    state: &AppState,
+    id: &OrderId,
+    order: &NewOrder,
+    total_cents: i64,
+    currency: &str,
+    payment_id: &str,
+) -> Result<(), ApiError> {
+    let mut tx = state
+        .db
+        .begin()
+        .await
+        .context("starting the confirmation")?;
+    db::orders::confirm(&mut tx, id, payment_id)
+        .await
+        .context("confirming the order")?;
+    events::record_order_confirmed(&mut tx, id, &order.customer_id, total_cents, currency)
+        .await
+        .context("recording the order's event")?;
+    tx.commit().await.context("committing the confirmation")?;
+    state.relay.wake();
+    Ok(())
 }
 
 /// Marks the order `payment_failed` and gives its stock back, once.

@@ -17,4 +17,9 @@ pub struct Config {
         default_value = "postgres://postgres:postgres@localhost:5432/users"
     )]
     pub database_url: Url,
+
+    /// NATS server with `JetStream`, whose `orders.confirmed` events keep the
+    /// purchase totals.
+    #[arg(long, env = "NATS_URL", default_value = "nats://localhost:4222")]
+    pub nats_url: Url,
 }

@@ -1,16 +1,19 @@
 //! `users`: the customers of the shop.
 //!
-//! Answers `GET /users/{customer_id}` for the gateway's checkout.
+//! Answers `GET /users/{customer_id}` for the gateway's checkout, with the
+//! purchase totals it keeps from the `orders.confirmed` events.
 //!
 //! # Layout
 //!
 //! - `config`: [`Config`], from the environment.
 //! - `routes`: one resource a file; thin handlers.
+//! - `consumer`: the `orders.confirmed` events, from NATS `JetStream`.
 //! - `domain`: parsed types; no axum, no sqlx.
 //! - `db`: every SQL statement of the service.
 //! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
 
 mod config;
+mod consumer;
 mod db;
 mod domain;
 mod error;
@@ -38,6 +41,7 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
     db.migrate(&MIGRATOR)
         .await
         .context("cannot migrate the users database")?;
+    consumer::start(db.clone(), &config.nats_url).await?;
     let router = router(AppState { db });
     Ok(platform::Server::bind(config.listen_addr, router).await?)
 }

@@ -7,6 +7,7 @@
 //!
 //! - `support`: the test's own client, requests and assertions.
 //! - `trace`: the trace of a confirmed checkout, hop by hop.
+//! - `events`: `orders.confirmed` through the outbox and NATS to users.
 //! - `failures`: declined, unknown customer, unknown sku, sold out, bad input.
 //! - `propagation`: incoming `traceparent`, sampled or not, malformed.
 //! - `secrets`: no card number or CVC in anything exported or logged.
@@ -16,6 +17,7 @@
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
 mod configuration;
+mod events;
 mod failures;
 mod outages;
 mod propagation;
@@ -45,6 +47,9 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         trace::business_spans_carry_domain_attributes_and_milestones,
         trace::card_processor_exports_nothing,
         trace::logs_carry_the_trace_of_their_request,
+        events::confirmed_order_event_joins_the_checkout_trace,
+        events::each_event_counts_once_and_a_poison_message_is_set_aside,
+        events::nats_outage_never_fails_a_checkout_and_events_follow_when_it_returns,
         failures::declined_card_leaves_order_payment_failed_and_stock_returned,
         failures::unknown_customer_is_404_and_places_no_order,
         failures::unknown_sku_is_422_and_charges_nothing,

@@ -12,8 +12,9 @@ pub const APPROVED_CARD: &str = "4242424242424242";
 pub const DECLINED_CARD: &str = "4000000000000002";
 /// Long enough for a batch of a slow debug build to reach the receiver.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Spans in the trace of a confirmed checkout (see `trace.rs`).
-pub const CONFIRMED_CHECKOUT_SPANS: usize = 20;
+/// Spans in the trace of a confirmed checkout: 20 for the HTTP hops and
+/// their queries (see `trace.rs`), 7 for its event (see `events.rs`).
+pub const CONFIRMED_CHECKOUT_SPANS: usize = 27;
 
 /// A checkout body with one line and a card that expires in 2030.
 pub fn checkout(customer_id: &str, sku: &str, quantity: i64, card_number: &str) -> Value {
@@ -201,4 +202,15 @@ pub fn caller_of<'a>(
     );
     assert_eq!(client.name, method, "{server}'s parent:\n{}", tree.render());
     client
+}
+
+/// A JSON body from any service, for reading state a user could read.
+pub async fn get_json(url: &str) -> anyhow::Result<Value> {
+    let response = e2e::http_client().get(url).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    Ok(response.json().await?)
 }

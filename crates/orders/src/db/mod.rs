@@ -1,2 +1,3 @@
 pub mod orders;
+pub mod outbox;
 pub mod products;

@@ -89,12 +89,12 @@ const CONFIRM: Statement = Statement::new(
      WHERE id = $1 AND status = 'pending'",
 );
 
-pub async fn confirm(db: &Database, id: &OrderId, payment_id: &str) -> sqlx::Result<()> {
+pub async fn confirm(tx: &mut Transaction, id: &OrderId, payment_id: &str) -> sqlx::Result<()> {
     CONFIRM
         .query()
         .bind(id.as_str().to_owned())
         .bind(payment_id.to_owned())
-        .execute(db)
+        .execute(tx)
         .await?;
     Ok(())
 }

@@ -1,1 +1,2 @@
+pub mod purchases;
 pub mod users;

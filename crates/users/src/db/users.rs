@@ -7,12 +7,14 @@ pub struct UserRow {
     pub id: String,
     pub name: String,
     pub email: String,
+    pub orders_confirmed: i64,
+    pub lifetime_spend_cents: i64,
 }
 
 const FIND: Statement = Statement::new(
     "SELECT",
     "users",
-    "SELECT id, name, email FROM users WHERE id = $1",
+    "SELECT id, name, email, orders_confirmed, lifetime_spend_cents FROM users WHERE id = $1",
 );
 
 pub async fn find(db: &Database, id: &CustomerId) -> sqlx::Result<Option<UserRow>> {

@@ -12,6 +12,8 @@ pub struct UserResponse {
     customer_id: String,
     name: String,
     email: String,
+    orders_confirmed: i64,
+    lifetime_spend_cents: i64,
 }
 
 /// `GET /users/{customer_id}`
@@ -29,5 +31,7 @@ pub async fn get(
         customer_id: user.id,
         name: user.name,
         email: user.email,
+        orders_confirmed: user.orders_confirmed,
+        lifetime_spend_cents: user.lifetime_spend_cents,
     }))
 }

@@ -1,0 +1,222 @@
+//! The asynchronous hop: `orders.confirmed` through the outbox and NATS
+//! JetStream to `users`, in the checkout's trace, counted once, and never
+//! in a checkout's way.
+
+use std::{sync::Arc, time::Duration};
+
+use e2e::{Service, SpanKind, Suite, SuiteOptions, TraceTree};
+use serde_json::json;
+
+use crate::support::{
+    APPROVED_CARD, CONFIRMED_CHECKOUT_SPANS, EXPORT_TIMEOUT, assert_child_of, checkout, get_json,
+    one, post_checkout, trace_with,
+};
+
+/// `orders_confirmed` and `lifetime_spend_cents` of a customer, from users.
+async fn totals(suite: &Suite, customer: &str) -> anyhow::Result<(i64, i64)> {
+    let user = get_json(&format!("{}/users/{customer}", suite.url(Service::Users))).await?;
+    Ok((
+        user["orders_confirmed"].as_i64().unwrap_or(-1),
+        user["lifetime_spend_cents"].as_i64().unwrap_or(-1),
+    ))
+}
+
+/// Waits until the customer's totals are `expected`, and returns the last seen.
+async fn totals_become(
+    suite: &Suite,
+    customer: &str,
+    expected: (i64, i64),
+) -> anyhow::Result<(i64, i64)> {
+    let deadline = tokio::time::Instant::now() + EXPORT_TIMEOUT;
+    loop {
+        let seen = totals(suite, customer).await?;
+        if seen == expected || tokio::time::Instant::now() > deadline {
+            return Ok(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn confirmed_order_event_joins_the_checkout_trace(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let reply = post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let spans = trace_with(&suite, &reply.trace_id, CONFIRMED_CHECKOUT_SPANS).await;
+    let tree = TraceTree::new(&spans);
+
+    let create_order = one(&tree, Service::Orders, "orders.create_order");
+    let create = one(&tree, Service::Orders, "create orders.confirmed");
+    assert_child_of(&tree, create, create_order, SpanKind::Producer);
+    assert_child_of(
+        &tree,
+        one(&tree, Service::Orders, "INSERT outbox"),
+        create,
+        SpanKind::Client,
+    );
+    let send = one(&tree, Service::Orders, "send orders.confirmed");
+    assert_child_of(&tree, send, create, SpanKind::Client);
+    assert_child_of(
+        &tree,
+        one(&tree, Service::Orders, "UPDATE outbox"),
+        send,
+        SpanKind::Client,
+    );
+    let process = one(&tree, Service::Users, "process orders.confirmed");
+    assert_child_of(&tree, process, create, SpanKind::Consumer);
+    assert!(
+        process
+            .links
+            .iter()
+            .any(|link| link.span_id == create.span_id && link.trace_id == create.trace_id),
+        "process links to the creation context:\n{}",
+        tree.render()
+    );
+    for statement in ["INSERT processed_events", "UPDATE users"] {
+        assert_child_of(
+            &tree,
+            one(&tree, Service::Users, statement),
+            process,
+            SpanKind::Client,
+        );
+    }
+
+    let event_id = create
+        .str_attr("messaging.message.id")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(event_id.starts_with("evt_"), "{create}");
+    for (span, operation) in [(create, "create"), (send, "send"), (process, "process")] {
+        assert_eq!(span.str_attr("messaging.system"), Some("nats"), "{span}");
+        assert_eq!(
+            span.str_attr("messaging.operation.type"),
+            Some(operation),
+            "{span}"
+        );
+        assert_eq!(
+            span.str_attr("messaging.operation.name"),
+            Some(operation),
+            "{span}"
+        );
+        assert_eq!(
+            span.str_attr("messaging.destination.name"),
+            Some("orders.confirmed"),
+            "{span}"
+        );
+        assert_eq!(
+            span.str_attr("messaging.message.id"),
+            Some(event_id.as_str()),
+            "{span}"
+        );
+    }
+    for span in [send, process] {
+        assert_eq!(span.str_attr("server.address"), Some("127.0.0.1"), "{span}");
+        assert!(span.int_attr("server.port").is_some(), "{span}");
+    }
+    assert_eq!(
+        process.str_attr("messaging.consumer.group.name"),
+        Some("users")
+    );
+    Ok(())
+}
+
+pub async fn each_event_counts_once_and_a_poison_message_is_set_aside(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
+    // cus_1002 has no other confirmed checkouts in this binary.
+    let before = totals(&suite, "cus_1002").await?;
+    let reply = post_checkout(
+        &suite,
+        &checkout("cus_1002", "sku_keyboard", 1, APPROVED_CARD),
+    )
+    .await?;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let after = (before.0 + 1, before.1 + 8900);
+    assert_eq!(
+        totals_become(&suite, "cus_1002", after).await?,
+        after,
+        "the event reached users"
+    );
+
+    let nats = async_nats::connect(suite.nats().url()).await?;
+    let jetstream = async_nats::jetstream::new(nats);
+    // The same event again, as a redelivery or a second relay would send
+    // it (a new message id, so JetStream itself does not drop it).
+    let duplicate = json!({"event_id": "evt_e2e_duplicate", "order_id": "ord_x", "customer_id": "cus_1002",
+                           "total_cents": 100, "currency": "EUR", "occurred_at": "2026-11-24T00:00:00Z"});
+    for message_id in ["dup-1", "dup-2"] {
+        publish(&jetstream, message_id, duplicate.to_string()).await?;
+    }
+    // A body nobody can read, then a good event behind it.
+    publish(&jetstream, "poison-1", "{not json".to_owned()).await?;
+    let good = json!({"event_id": "evt_e2e_after_poison", "order_id": "ord_y", "customer_id": "cus_1002",
+                      "total_cents": 1, "currency": "EUR", "occurred_at": "2026-11-24T00:00:00Z"});
+    publish(&jetstream, "good-1", good.to_string()).await?;
+
+    let expected = (after.0 + 2, after.1 + 100 + 1);
+    assert_eq!(
+        totals_become(&suite, "cus_1002", expected).await?,
+        expected,
+        "the duplicate counted once, and the poison message blocked nothing"
+    );
+    let terminated = suite
+        .stdout(Service::Users)
+        .iter()
+        .any(|line| line.contains("unreadable orders.confirmed message terminated"));
+    assert!(terminated, "the poison message is logged and terminated");
+    Ok(())
+}
+
+async fn publish(
+    jetstream: &async_nats::jetstream::Context,
+    message_id: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    let message = async_nats::jetstream::message::PublishMessage::build()
+        .message_id(message_id)
+        .payload(body.into());
+    jetstream
+        .send_publish("orders.confirmed", message)
+        .await?
+        .await?;
+    Ok(())
+}
+
+pub async fn nats_outage_never_fails_a_checkout_and_events_follow_when_it_returns(
+    _shared: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let suite = Suite::start(SuiteOptions::default()).await?;
+    let before = totals(&suite, "cus_1001").await?;
+    suite.nats().stop()?;
+
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let reply =
+            post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "NATS being down slowed a checkout"
+        );
+    }
+    assert_eq!(
+        totals(&suite, "cus_1001").await?,
+        before,
+        "nothing can arrive while NATS is down"
+    );
+
+    suite.nats().restart()?;
+    let expected = (before.0 + 3, before.1 + 3 * 2900);
+    // The relay backs off up to 30 s between tries.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    let mut seen = totals(&suite, "cus_1001").await?;
+    while seen != expected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        seen = totals(&suite, "cus_1001").await?;
+    }
+    assert_eq!(
+        seen, expected,
+        "every event waited in the outbox and went out once"
+    );
+    Ok(())
+}

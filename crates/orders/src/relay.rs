@@ -1,0 +1,173 @@
+//! The outbox relay: publishes the events the outbox holds to JetStream,
+//! oldest first, and marks each sent once JetStream has acknowledged it.
+//!
+//! A checkout never waits for it: confirming an order only writes the
+//! outbox row and wakes the relay. With NATS away the relay backs off and
+//! tries again; the events wait in the outbox and go out in order when it
+//! is back. A row published but not yet marked (a crash in between) goes
+//! out again, and JetStream drops the copy: `Nats-Msg-Id` is the event id.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, message::PublishMessage, stream};
+use telemetry::{
+    db::Database,
+    messaging::{self, Destination},
+};
+use tokio::sync::Notify;
+use tracing::Instrument;
+use url::Url;
+
+use crate::db::{self, outbox::OutboxRow};
+
+/// The stream the contract names, holding every `orders.*` subject.
+const STREAM: &str = "ORDERS";
+/// Events published per transaction.
+const BATCH: i64 = 32;
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LAST_RETRY: Duration = Duration::from_secs(30);
+
+/// Wakes the relay when there is something to publish. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    wake: Arc<Notify>,
+}
+
+impl Relay {
+    /// Starts the relay on its own task. NATS need not be up: the client
+    /// connects in the background and the relay waits for it.
+    pub async fn start(db: Database, nats_url: &Url) -> anyhow::Result<Self> {
+        // Boxed: the client's connect future is large, and would make every
+        // future that awaits it as large.
+        let connect = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(nats_url.as_str());
+        let client = Box::pin(connect).await.context("invalid NATS_URL")?;
+        let destination = Destination {
+            subject: crate::events::ORDER_CONFIRMED.to_owned(),
+            server_address: nats_url.host_str().unwrap_or("localhost").to_owned(),
+            server_port: nats_url.port().unwrap_or(4222),
+        };
+        let wake = Arc::new(Notify::new());
+        // The first round publishes whatever an earlier run left unsent.
+        wake.notify_one();
+        tokio::spawn(run(
+            db,
+            jetstream::new(client),
+            destination,
+            Arc::clone(&wake),
+        ));
+        Ok(Self { wake })
+    }
+
+    /// Called after a transaction that wrote to the outbox commits.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+async fn run(
+    db: Database,
+    jetstream: jetstream::Context,
+    destination: Destination,
+    wake: Arc<Notify>,
+) {
+    let mut retry = FIRST_RETRY;
+    let mut stream_exists = false;
+    loop {
+        wake.notified().await;
+        loop {
+            match publish_unsent(&db, &jetstream, &destination, &mut stream_exists).await {
+                Ok(()) => {
+                    retry = FIRST_RETRY;
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), retry_in = ?retry, "outbox relay paused");
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(LAST_RETRY);
+                }
+            }
+        }
+    }
+}
+
+/// Publishes batches until the outbox has nothing unsent.
+async fn publish_unsent(
+    db: &Database,
+    jetstream: &jetstream::Context,
+    destination: &Destination,
+    stream_exists: &mut bool,
+) -> anyhow::Result<()> {
+    if !*stream_exists {
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: STREAM.to_owned(),
+                subjects: vec!["orders.>".to_owned()],
+                ..stream::Config::default()
+            })
+            .await
+            .context("creating the ORDERS stream")?;
+        *stream_exists = true;
+    }
+    loop {
+        // Each batch is a small trace of its own; every event's `send` span
+        // joins the trace the event was created in.
+        let batch = tracing::info_span!("outbox.relay", otel.kind = "internal");
+        let published = publish_batch(db, jetstream, destination)
+            .instrument(batch)
+            .await?;
+        if published == 0 {
+            return Ok(());
+        }
+    }
+}
+
+async fn publish_batch(
+    db: &Database,
+    jetstream: &jetstream::Context,
+    destination: &Destination,
+) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let rows = db::outbox::unsent(&mut tx, BATCH).await?;
+    for row in &rows {
+        publish(jetstream, destination, row, &mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// One event: `send` span under its creation context, publish with the
+/// creation context in the headers, wait for the ack, mark it sent.
+async fn publish(
+    jetstream: &jetstream::Context,
+    destination: &Destination,
+    row: &OutboxRow,
+    tx: &mut telemetry::db::Transaction,
+) -> anyhow::Result<()> {
+    let creation = row.creation_context().context();
+    let span = messaging::send_span(destination, &row.event_id, &creation);
+    let sent = async {
+        let mut headers = async_nats::HeaderMap::new();
+        messaging::inject(&creation, &mut headers);
+        // `headers` before `message_id`: setting the headers replaces them all.
+        let message = PublishMessage::build()
+            .headers(headers)
+            .message_id(&row.event_id)
+            .payload(row.payload.clone().into());
+        let ack = jetstream
+            .send_publish(row.subject.clone(), message)
+            .await
+            .context("publishing")?;
+        ack.await.context("waiting for JetStream's ack")?;
+        db::outbox::mark_sent(tx, &row.event_id).await?;
+        anyhow::Ok(())
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(error) = &sent {
+        messaging::record_failure(&span, "publish_failed", &format!("{error:#}"));
+    }
+    sent
+}
