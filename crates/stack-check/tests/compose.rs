@@ -237,11 +237,19 @@ fn instrumented_services_export_to_the_collector_and_the_card_processor_does_not
 #[test]
 fn orders_and_users_reach_nats_and_do_not_wait_for_it() {
     let compose = compose();
-    assert!(compose.str_at("services.nats.image").is_some_and(|image| image.starts_with("nats:2.")));
+    assert!(
+        compose
+            .str_at("services.nats.image")
+            .is_some_and(|image| image.starts_with("nats:2."))
+    );
     let flags = compose.strings_at("services.nats.command");
     assert!(flags.iter().any(|flag| flag == "-js"), "JetStream on");
     for service in ["orders", "users"] {
-        assert_eq!(env(&compose, service, "NATS_URL"), Some("nats://nats:4222"), "{service}");
+        assert_eq!(
+            env(&compose, service, "NATS_URL"),
+            Some("nats://nats:4222"),
+            "{service}"
+        );
         assert_eq!(
             compose.str_at(&format!("services.{service}.depends_on.nats.condition")),
             Some("service_started"),
@@ -249,7 +257,11 @@ fn orders_and_users_reach_nats_and_do_not_wait_for_it() {
         );
     }
     for service in ["gateway", "payments", "notifications", "card-processor"] {
-        assert_eq!(env(&compose, service, "NATS_URL"), None, "{service} does not use NATS");
+        assert_eq!(
+            env(&compose, service, "NATS_URL"),
+            None,
+            "{service} does not use NATS"
+        );
     }
 }
 

@@ -220,3 +220,24 @@ pub async fn nats_outage_never_fails_a_checkout_and_events_follow_when_it_return
     );
     Ok(())
 }
+
+pub async fn services_start_and_serve_with_nats_absent(_shared: Arc<Suite>) -> anyhow::Result<()> {
+    // A port nothing listens on: NATS is not there at start.
+    let absent = e2e::BrokenCollector::start(e2e::Failure::Refusing)?;
+    let nats_url = absent.endpoint().replace("http://", "nats://");
+    let options = SuiteOptions::default()
+        .service_env(Service::Orders, "NATS_URL", nats_url.clone())
+        .service_env(Service::Users, "NATS_URL", nats_url);
+    let suite = Suite::start(options).await?;
+
+    for service in [Service::Orders, Service::Users] {
+        let ready = e2e::http_client()
+            .get(format!("{}/readyz", suite.url(service)))
+            .send()
+            .await?;
+        assert_eq!(ready.status(), 200, "{service} is ready without NATS");
+    }
+    let reply = post_checkout(&suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    Ok(())
+}

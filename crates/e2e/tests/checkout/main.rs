@@ -50,6 +50,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         events::confirmed_order_event_joins_the_checkout_trace,
         events::each_event_counts_once_and_a_poison_message_is_set_aside,
         events::nats_outage_never_fails_a_checkout_and_events_follow_when_it_returns,
+        events::services_start_and_serve_with_nats_absent,
         failures::declined_card_leaves_order_payment_failed_and_stock_returned,
         failures::unknown_customer_is_404_and_places_no_order,
         failures::unknown_sku_is_422_and_charges_nothing,
