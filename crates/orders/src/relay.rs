@@ -6,6 +6,9 @@
 //! tries again; the events wait in the outbox and go out in order when it
 //! is back. A row published but not yet marked (a crash in between) goes
 //! out again, and JetStream drops the copy: `Nats-Msg-Id` is the event id.
+//! That is also what makes stopping safe: at shutdown the task ends at its
+//! next await; a publish cut short leaves its row unsent, to go out (or be
+//! dropped as a copy) on the next start.
 
 use std::{sync::Arc, time::Duration};
 
