@@ -13,7 +13,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use async_nats::jetstream::{self, message::PublishMessage, stream};
+use async_nats::jetstream::{self, message::PublishMessage};
 use telemetry::{
     db::Database,
     messaging::{self, Destination},
@@ -24,8 +24,6 @@ use url::Url;
 
 use crate::db::{self, outbox::OutboxRow};
 
-/// The stream the contract names, holding every `orders.*` subject.
-const STREAM: &str = "ORDERS";
 /// Events published per transaction.
 const BATCH: i64 = 32;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -41,17 +39,8 @@ impl Relay {
     /// Starts the relay on its own task. NATS need not be up: the client
     /// connects in the background and the relay waits for it.
     pub async fn start(db: Database, nats_url: &Url) -> anyhow::Result<Self> {
-        // Boxed: the client's connect future is large, and would make every
-        // future that awaits it as large.
-        let connect = async_nats::ConnectOptions::new()
-            .retry_on_initial_connect()
-            .connect(nats_url.as_str());
-        let client = Box::pin(connect).await.context("invalid NATS_URL")?;
-        let destination = Destination {
-            subject: crate::events::ORDER_CONFIRMED.to_owned(),
-            server_address: nats_url.host_str().unwrap_or("localhost").to_owned(),
-            server_port: nats_url.port().unwrap_or(4222),
-        };
+        let client = platform::nats::connect(nats_url).await?;
+        let destination = Destination::new(crate::events::ORDER_CONFIRMED, nats_url);
         let wake = Arc::new(Notify::new());
         // The first round publishes whatever an earlier run left unsent.
         wake.notify_one();
@@ -105,11 +94,7 @@ async fn publish_unsent(
 ) -> anyhow::Result<()> {
     if !*stream_exists {
         jetstream
-            .get_or_create_stream(stream::Config {
-                name: STREAM.to_owned(),
-                subjects: vec!["orders.>".to_owned()],
-                ..stream::Config::default()
-            })
+            .get_or_create_stream(platform::nats::orders_stream())
             .await
             .context("creating the ORDERS stream")?;
         *stream_exists = true;

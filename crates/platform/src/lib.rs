@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //!
+//! - [`nats`]: the NATS connection and the `ORDERS` stream.
 //! - [`problem`]: [`Problem`], the one error body of the suite.
 //! - [`json`]: [`Json`], axum's extractor with problem rejections.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
@@ -16,6 +17,7 @@
 pub mod client;
 pub mod health;
 pub mod json;
+pub mod nats;
 pub mod problem;
 pub mod server;
 

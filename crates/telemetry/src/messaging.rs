@@ -42,6 +42,17 @@ pub struct Destination {
     pub server_port: u16,
 }
 
+impl Destination {
+    /// `subject` on the server `url` names (port 4222 when it names none).
+    pub fn new(subject: &str, url: &url::Url) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            server_address: url.host_str().unwrap_or("localhost").to_owned(),
+            server_port: url.port().unwrap_or(4222),
+        }
+    }
+}
+
 /// Writes `context` into NATS headers with the global propagators.
 pub fn inject(context: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|propagator| {

@@ -16,7 +16,7 @@ use std::{
 };
 
 use anyhow::Context;
-use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_nats::jetstream::{self, AckKind, consumer::pull};
 use serde::Deserialize;
 use telemetry::{
     db::Database,
@@ -28,7 +28,6 @@ use url::Url;
 
 use crate::db;
 
-const STREAM: &str = "ORDERS";
 const SUBJECT: &str = "orders.confirmed";
 const CONSUMER: &str = "users";
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -47,16 +46,8 @@ struct OrderConfirmed {
 /// Starts consuming on its own task. NATS need not be up: the client
 /// connects in the background, and `/readyz` does not wait for it.
 pub async fn start(db: Database, nats_url: &Url) -> anyhow::Result<()> {
-    // Boxed: the client's connect future is large.
-    let connect = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(nats_url.as_str());
-    let client = Box::pin(connect).await.context("invalid NATS_URL")?;
-    let destination = Destination {
-        subject: SUBJECT.to_owned(),
-        server_address: nats_url.host_str().unwrap_or("localhost").to_owned(),
-        server_port: nats_url.port().unwrap_or(4222),
-    };
+    let client = platform::nats::connect(nats_url).await?;
+    let destination = Destination::new(SUBJECT, nats_url);
     tokio::spawn(run(db, jetstream::new(client), destination));
     Ok(())
 }
@@ -81,11 +72,7 @@ async fn consume(
     retry: &mut Duration,
 ) -> anyhow::Result<()> {
     let stream = jetstream
-        .get_or_create_stream(stream::Config {
-            name: STREAM.to_owned(),
-            subjects: vec!["orders.>".to_owned()],
-            ..stream::Config::default()
-        })
+        .get_or_create_stream(platform::nats::orders_stream())
         .await
         .context("opening the ORDERS stream")?;
     let consumer = stream
