@@ -29,13 +29,26 @@ pub enum ApiError {
         order_id: OrderId,
         source: CallError,
     },
+    /// The Idempotency-Key came with another request before.
+    #[error("idempotency key reused with another request")]
+    IdempotencyKeyReused,
+    /// The first request with this key is still running.
+    #[error("a request with this idempotency key is still in progress")]
+    IdempotencyKeyInProgress,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = match self {
+        self.into_problem().into_response()
+    }
+}
+
+impl ApiError {
+    /// The problem the caller is told; logs what only operators should see.
+    pub fn into_problem(self) -> Problem {
+        match self {
             Self::InvalidOrder(error) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-order",
@@ -83,11 +96,22 @@ impl IntoResponse for ApiError {
                 };
                 problem.with("order_id", order_id.as_str())
             }
+            Self::IdempotencyKeyReused => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "This Idempotency-Key was sent before with a different request; nothing was changed.",
+            ),
+            Self::IdempotencyKeyInProgress => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-progress",
+                "Request in progress",
+                "The first request with this Idempotency-Key is still running; try again shortly.",
+            ),
             Self::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 Problem::internal()
             }
-        };
-        problem.into_response()
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! - `config`: [`Config`], from the environment.
 //! - `routes`: thin handlers.
 //! - `ordering`: placing an order, inside its business span.
+//! - `idempotency`: `Idempotency-Key`, stored in Postgres.
 //! - `events`: the `orders.confirmed` event, written to the outbox.
 //! - `relay`: publishes the outbox to NATS `JetStream`.
 //! - `domain`: parsed types and rules; no axum, no sqlx.
@@ -24,6 +25,7 @@ mod db;
 mod domain;
 mod error;
 mod events;
+mod idempotency;
 mod ordering;
 mod relay;
 mod routes;

@@ -13,12 +13,14 @@
 //! - `secrets`: no card number or CVC in anything exported or logged.
 //! - `configuration`: the `OTEL_*` environment: samplers, exporters,
 //!   resource, kill switch, bad values.
+//! - `idempotency`: `Idempotency-Key`, under concurrency and misuse.
 //! - `outages`: a refusing, failing or hung collector costs nothing.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
 mod configuration;
 mod events;
 mod failures;
+mod idempotency;
 mod outages;
 mod propagation;
 mod secrets;
@@ -52,6 +54,9 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         events::nats_outage_never_fails_a_checkout_and_events_follow_when_it_returns,
         events::services_start_and_serve_with_nats_absent,
         failures::declined_card_leaves_order_payment_failed_and_stock_returned,
+        idempotency::fifty_concurrent_retries_place_one_order_and_charge_once,
+        idempotency::a_declined_checkout_replays_its_402_and_charges_once,
+        idempotency::the_same_key_with_another_body_is_409_and_changes_nothing,
         failures::unknown_customer_is_404_and_places_no_order,
         failures::unknown_sku_is_422_and_charges_nothing,
         failures::sold_out_is_409_and_charges_nothing,

@@ -15,6 +15,19 @@ pub struct CardDetails {
     cvc: String,
 }
 
+impl CardDetails {
+    /// What identifies the card in a request's fingerprint: never the
+    /// full number (a hash of one is still card data), but enough to tell
+    /// one card of a customer from another.
+    pub fn fingerprint(&self) -> String {
+        let last4 = self
+            .number
+            .get(self.number.len().saturating_sub(4)..)
+            .unwrap_or_default();
+        format!("{last4}/{}/{}", self.exp_month, self.exp_year)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PaymentCreated {
     pub payment_id: String,

@@ -1,3 +1,4 @@
+pub mod idempotency;
 pub mod orders;
 pub mod outbox;
 pub mod products;

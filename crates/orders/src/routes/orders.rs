@@ -2,7 +2,8 @@ use anyhow::Context;
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,7 @@ use crate::{
     db,
     domain::{NewOrder, OrderId},
     error::ApiError,
+    idempotency::{self, Begin},
     ordering,
 };
 
@@ -60,13 +62,35 @@ impl TryFrom<&CreateOrderRequest> for NewOrder {
     }
 }
 
-/// `POST /orders`: place an order and pay for it.
+/// `POST /orders`: place an order and pay for it, once per
+/// `Idempotency-Key` when the caller sends one.
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     platform::Json(request): platform::Json<CreateOrderRequest>,
-) -> Result<(StatusCode, Json<OrderResponse>), ApiError> {
-    let order = NewOrder::try_from(&request)?;
-    let placed = ordering::create_order(&state, &order, &request.card).await?;
+) -> Response {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok());
+    let Some(key) = key else {
+        return place(&state, &request)
+            .await
+            .map(|(status, body)| (status, Json(body)))
+            .into_response();
+    };
+    match idempotency::begin(&state.db, key, &request.fingerprint()).await {
+        Ok(Begin::Run) => idempotency::finish(&state.db, key, place(&state, &request).await).await,
+        Ok(Begin::Replay(response)) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn place(
+    state: &AppState,
+    request: &CreateOrderRequest,
+) -> Result<(StatusCode, OrderResponse), ApiError> {
+    let order = NewOrder::try_from(request)?;
+    let placed = ordering::create_order(state, &order, &request.card).await?;
     let items = order
         .lines
         .iter()
@@ -79,7 +103,7 @@ pub async fn create(
         .collect();
     Ok((
         StatusCode::CREATED,
-        Json(OrderResponse {
+        OrderResponse {
             order_id: placed.id.as_str().to_owned(),
             customer_id: order.customer_id,
             status: "confirmed".to_owned(),
@@ -87,8 +111,24 @@ pub async fn create(
             total_cents: placed.total_cents,
             currency: placed.currency,
             payment_id: Some(placed.payment_id),
-        }),
+        },
     ))
+}
+
+impl CreateOrderRequest {
+    /// What makes two requests the same request, for `Idempotency-Key`.
+    fn fingerprint(&self) -> String {
+        let items: Vec<(&str, i64)> = self
+            .items
+            .iter()
+            .map(|item| (item.sku.as_str(), item.quantity))
+            .collect();
+        idempotency::fingerprint(&serde_json::json!({
+            "customer_id": self.customer_id,
+            "items": items,
+            "card": self.card.fingerprint(),
+        }))
+    }
 }
 
 /// `GET /orders/{order_id}`
