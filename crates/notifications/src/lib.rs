@@ -15,7 +15,6 @@ mod db;
 mod error;
 mod routes;
 
-use anyhow::Context;
 use axum::{
     Router,
     routing::{get, post},
@@ -33,12 +32,7 @@ struct AppState {
 
 /// Connects to the database, migrates it, and binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
-    let db = Database::connect(config.database_url.as_str())
-        .await
-        .context("cannot connect to the notifications database (DATABASE_URL)")?;
-    db.migrate(&MIGRATOR)
-        .await
-        .context("cannot migrate the notifications database")?;
+    let db = platform::database::open("notifications", &config.database_url, &MIGRATOR).await?;
     Ok(platform::Server::bind(config.listen_addr, router(AppState { db })).await?)
 }
 

@@ -30,7 +30,6 @@ mod ordering;
 mod relay;
 mod routes;
 
-use anyhow::Context;
 use axum::{
     Router,
     routing::{get, post},
@@ -52,12 +51,7 @@ struct AppState {
 
 /// Connects to the database, migrates it, and binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
-    let db = Database::connect(config.database_url.as_str())
-        .await
-        .context("cannot connect to the orders database (DATABASE_URL)")?;
-    db.migrate(&MIGRATOR)
-        .await
-        .context("cannot migrate the orders database")?;
+    let db = platform::database::open("orders", &config.database_url, &MIGRATOR).await?;
     let state = AppState {
         relay: relay::Relay::start(db.clone(), &config.nats_url).await?,
         db,

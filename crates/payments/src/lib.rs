@@ -23,7 +23,6 @@ mod domain;
 mod error;
 mod routes;
 
-use anyhow::Context;
 use axum::{
     Router,
     routing::{get, post},
@@ -44,12 +43,7 @@ struct AppState {
 
 /// Connects to the database, migrates it, and binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
-    let db = Database::connect(config.database_url.as_str())
-        .await
-        .context("cannot connect to the payments database (DATABASE_URL)")?;
-    db.migrate(&MIGRATOR)
-        .await
-        .context("cannot migrate the payments database")?;
+    let db = platform::database::open("payments", &config.database_url, &MIGRATOR).await?;
     let state = AppState {
         db,
         card_processor: CardProcessor::new(config.card_processor_url),

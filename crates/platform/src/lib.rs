@@ -9,12 +9,14 @@
 //! - [`json`]: [`Json`], axum's extractor with problem rejections.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
+//! - [`database`]: a service's own database, connected and migrated.
 //! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
 //! - [`server`]: [`service_router`] (the API traced, the probes not),
 //!   [`Server`] (bind, tell the port, run until shut down) and [`run`], the
 //!   whole life of a service binary.
 
 pub mod client;
+pub mod database;
 pub mod health;
 pub mod json;
 pub mod nats;

@@ -19,7 +19,6 @@ mod domain;
 mod error;
 mod routes;
 
-use anyhow::Context;
 use axum::{Router, routing::get};
 use telemetry::db::Database;
 
@@ -35,12 +34,7 @@ struct AppState {
 
 /// Connects to the database, migrates it, and binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
-    let db = Database::connect(config.database_url.as_str())
-        .await
-        .context("cannot connect to the users database (DATABASE_URL)")?;
-    db.migrate(&MIGRATOR)
-        .await
-        .context("cannot migrate the users database")?;
+    let db = platform::database::open("users", &config.database_url, &MIGRATOR).await?;
     consumer::start(db.clone(), &config.nats_url).await?;
     let router = router(AppState { db });
     Ok(platform::Server::bind(config.listen_addr, router).await?)
