@@ -25,6 +25,9 @@ pub struct Config {
         default_value = "http://localhost:8084"
     )]
     pub notifications_url: Url,
+
+    #[command(flatten)]
+    pub faults: platform::faults::Switch,
 }
 
 /// A lookup or a notification should be quick; a slow one is a failure.
@@ -33,3 +36,7 @@ pub const QUICK_CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Placing an order includes the payment: longer than orders' own payment
 /// timeout, so orders answers first and says what became of the order.
 pub const ORDER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A whole checkout, payment included, must be answered within this; the
+/// caller's own shorter deadline, if it sends one, wins.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);

@@ -43,12 +43,21 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         orders: Orders::new(config.orders_url),
         notifications: Notifications::new(config.notifications_url),
     };
-    Ok(platform::Server::bind(config.listen_addr, router(state)).await?)
+    Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new()
         .route("/checkout", post(routes::checkout::checkout))
         .route("/orders/{order_id}", get(routes::orders::get));
-    platform::service_router(api, get(routes::health::ready)).with_state(state)
+    platform::service_router(
+        platform::ServiceOptions {
+            name: "gateway",
+            deadline: config::REQUEST_DEADLINE,
+            faults,
+        },
+        api,
+        get(routes::health::ready),
+    )
+    .with_state(state)
 }

@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use url::Url;
 
@@ -17,4 +17,10 @@ pub struct Config {
         default_value = "postgres://postgres:postgres@localhost:5432/notifications"
     )]
     pub database_url: Url,
+
+    #[command(flatten)]
+    pub faults: platform::faults::Switch,
 }
+
+/// Queueing a message that takes longer has failed.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(3);

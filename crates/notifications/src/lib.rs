@@ -33,10 +33,19 @@ struct AppState {
 /// Connects to the database, migrates it, and binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
     let db = platform::database::open("notifications", &config.database_url, &MIGRATOR).await?;
-    Ok(platform::Server::bind(config.listen_addr, router(AppState { db })).await?)
+    Ok(platform::Server::bind(config.listen_addr, router(AppState { db }, config.faults)).await?)
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new().route("/notifications", post(routes::notifications::create));
-    platform::service_router(api, get(routes::health::ready)).with_state(state)
+    platform::service_router(
+        platform::ServiceOptions {
+            name: "notifications",
+            deadline: config::REQUEST_DEADLINE,
+            faults,
+        },
+        api,
+        get(routes::health::ready),
+    )
+    .with_state(state)
 }

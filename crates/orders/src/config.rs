@@ -25,8 +25,15 @@ pub struct Config {
     /// NATS server with `JetStream`, where `orders.confirmed` events go.
     #[arg(long, env = "NATS_URL", default_value = "nats://localhost:4222")]
     pub nats_url: Url,
+
+    #[command(flatten)]
+    pub faults: platform::faults::Switch,
 }
 
 /// How long a payment may take: longer than the card processor's own
 /// timeout in `payments`, so that one answers first.
 pub const PAYMENTS_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Placing an order includes the payment. The gateway's deadline, passed
+/// down with each request, is normally the tighter one.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);

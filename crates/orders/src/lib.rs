@@ -57,12 +57,21 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         db,
         payments: Payments::new(config.payments_url),
     };
-    Ok(platform::Server::bind(config.listen_addr, router(state)).await?)
+    Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new()
         .route("/orders", post(routes::orders::create))
         .route("/orders/{order_id}", get(routes::orders::get));
-    platform::service_router(api, get(routes::health::ready)).with_state(state)
+    platform::service_router(
+        platform::ServiceOptions {
+            name: "orders",
+            deadline: config::REQUEST_DEADLINE,
+            faults,
+        },
+        api,
+        get(routes::health::ready),
+    )
+    .with_state(state)
 }

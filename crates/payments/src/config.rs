@@ -25,7 +25,14 @@ pub struct Config {
         default_value = "http://localhost:8085"
     )]
     pub card_processor_url: Url,
+
+    #[command(flatten)]
+    pub faults: platform::faults::Switch,
 }
 
 /// How long a charge may take at the processor before we stop waiting.
 pub const CARD_PROCESSOR_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A charge includes the card processor. The caller's deadline, passed
+/// down with each request, is normally the tighter one.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);

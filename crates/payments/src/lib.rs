@@ -48,10 +48,19 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         db,
         card_processor: CardProcessor::new(config.card_processor_url),
     };
-    Ok(platform::Server::bind(config.listen_addr, router(state)).await?)
+    Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new().route("/payments", post(routes::payments::create));
-    platform::service_router(api, get(routes::health::ready)).with_state(state)
+    platform::service_router(
+        platform::ServiceOptions {
+            name: "payments",
+            deadline: config::REQUEST_DEADLINE,
+            faults,
+        },
+        api,
+        get(routes::health::ready),
+    )
+    .with_state(state)
 }

@@ -7,8 +7,10 @@
 //! - [`nats`]: the NATS connection and the `ORDERS` stream.
 //! - [`problem`]: [`Problem`], the one error body of the suite.
 //! - [`json`]: [`Json`], axum's extractor with problem rejections.
-//! - [`client`]: [`call`](client::call), one outcome type for calls to
-//!   other services.
+//! - [`client`]: [`Call`](client::Call): calls to other services within
+//!   the deadline, retried when safe, with one outcome type.
+//! - [`deadline`]: a request's deadline, enforced and passed downstream.
+//! - [`faults`]: failures on demand through `fault.<service>` baggage.
 //! - [`database`]: a service's own database, connected and migrated.
 //! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
 //! - [`server`]: [`service_router`] (the API traced, the probes not),
@@ -17,6 +19,8 @@
 
 pub mod client;
 pub mod database;
+pub mod deadline;
+pub mod faults;
 pub mod health;
 pub mod json;
 pub mod nats;
@@ -25,7 +29,7 @@ pub mod server;
 
 pub use json::Json;
 pub use problem::Problem;
-pub use server::{Server, run, service_router};
+pub use server::{Server, ServiceOptions, run, service_router};
 
 /// Reads a service's `Config` from the environment (and flags).
 ///

@@ -5,20 +5,49 @@ use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration
 use axum::{Router, extract::DefaultBodyLimit, routing::MethodRouter};
 use tokio::{net::TcpListener, sync::oneshot};
 
-/// A service's whole router: its API traced, with a problem for unknown
-/// paths, then `/readyz` and `/healthz`. The probes come after the trace
-/// layer on purpose: axum layers only the routes added before them, and
-/// probes every few seconds would bury the real traces.
-pub fn service_router<S>(api: Router<S>, readiness: MethodRouter<S>) -> Router<S>
+/// What every service's router needs to know of the service.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceOptions {
+    /// The service's name in `fault.<name>` baggage entries.
+    pub name: &'static str,
+    /// The longest a request may take, when its caller announces no
+    /// shorter deadline.
+    pub deadline: Duration,
+    pub faults: crate::faults::Switch,
+}
+
+/// A service's whole router: its API traced, held to its deadline, with a
+/// problem for unknown paths, then `/readyz` and `/healthz`. The probes
+/// come after the trace layer on purpose: axum layers only the routes added
+/// before them, and probes every few seconds would bury the real traces.
+pub fn service_router<S>(
+    options: ServiceOptions,
+    api: Router<S>,
+    readiness: MethodRouter<S>,
+) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    api.fallback(crate::problem::not_found)
-        .layer(axum::middleware::from_fn(
-            telemetry::http_server::trace_requests,
-        ))
-        .route("/readyz", readiness)
-        .merge(crate::health::liveness())
+    let ServiceOptions {
+        name,
+        deadline,
+        faults,
+    } = options;
+    let mut api = api.fallback(crate::problem::not_found);
+    if faults.enabled {
+        api = api.layer(axum::middleware::from_fn(move |request, next| {
+            crate::faults::inject(name, request, next)
+        }));
+    }
+    // Outermost first: the server span, then the deadline, then faults.
+    api.layer(axum::middleware::from_fn(move |request, next| {
+        crate::deadline::enforce(deadline, request, next)
+    }))
+    .layer(axum::middleware::from_fn(
+        telemetry::http_server::trace_requests,
+    ))
+    .route("/readyz", readiness)
+    .merge(crate::health::liveness())
 }
 
 /// Bodies past this size are refused with 413 before any handler runs.

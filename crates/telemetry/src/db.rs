@@ -31,6 +31,15 @@ use tracing::{Instrument, Span, field::Empty};
 /// saturated or unreachable database must not hang requests.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long one statement may run. Postgres enforces it on its side
+/// (`statement_timeout`); the client enforces it too, because a database
+/// that vanished from the network never answers at all.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long `/readyz` waits for Postgres: a probe must answer quickly,
+/// most of all when the database is away.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// One SQL statement and what the conventions say about it.
 ///
 /// The operation and collection are written next to the SQL, not parsed
@@ -95,9 +104,35 @@ impl Statement {
     }
 }
 
+tokio::task_local! {
+    static FAILING_STATEMENTS: ();
+}
+
+/// Runs `future` with every statement it makes failing as if the
+/// connection had dropped, without reaching Postgres: what a database
+/// failure looks like, on demand (`fault.<service>=db_error`).
+pub async fn with_failing_statements<F: Future>(future: F) -> F::Output {
+    FAILING_STATEMENTS.scope((), future).await
+}
+
 /// Runs one statement inside its span and marks the span on failure.
 async fn traced<T>(span: Span, query: impl Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
-    let result = query.instrument(span.clone()).await;
+    if FAILING_STATEMENTS.try_with(|()| ()).is_ok() {
+        let error = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset (injected fault)",
+        ));
+        record_error(&span, &error);
+        return Err(error);
+    }
+    let result = tokio::time::timeout(STATEMENT_TIMEOUT, query.instrument(span.clone()))
+        .await
+        .unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the statement got no answer in time",
+            )))
+        });
     if let Err(error) = &result {
         record_error(&span, error);
     }
@@ -114,13 +149,18 @@ fn record_error(span: &Span, error: &sqlx::Error) {
             code.unwrap_or_else(|| "database".to_owned())
         }
         sqlx::Error::PoolTimedOut => "pool_timed_out".to_owned(),
+        sqlx::Error::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+            "timeout".to_owned()
+        }
         sqlx::Error::Io(_) => "io".to_owned(),
         sqlx::Error::RowNotFound => "row_not_found".to_owned(),
         _ => "sqlx::Error".to_owned(),
     };
+    let message = error.to_string();
+    crate::add_exception_event(span, "sqlx::Error", &message);
     span.record(semconv::ERROR_TYPE, error_type);
     span.record("otel.status_code", "error");
-    span.record("otel.status_description", error.to_string());
+    span.record("otel.status_description", message);
 }
 
 /// Where the statements go, for `server.*` and `db.namespace`.
@@ -152,6 +192,10 @@ impl Database {
             }
         }
         let options: PgConnectOptions = url.parse()?;
+        let options = options.options([(
+            "statement_timeout",
+            STATEMENT_TIMEOUT.as_millis().to_string(),
+        )]);
         let peer = Peer {
             address: options.get_host().to_owned(),
             port: options.get_port(),
@@ -182,7 +226,9 @@ impl Database {
     /// Answers whether Postgres answers, for `/readyz`. Not traced: probes
     /// run every few seconds and would drown the real traces.
     pub async fn ping(&self) -> bool {
-        self.pool.execute("SELECT 1").await.is_ok()
+        tokio::time::timeout(PING_TIMEOUT, self.pool.execute("SELECT 1"))
+            .await
+            .is_ok_and(|result| result.is_ok())
     }
 }
 

@@ -67,14 +67,24 @@ impl Middleware for PropagateContext {
     }
 }
 
+/// Which attempt of a request this is: 0 for the first, 1 for the first
+/// retry. Put in a request's extensions by whoever repeats it, and recorded
+/// as `http.request.resend_count` on every attempt after the first.
+#[derive(Clone, Copy, Debug)]
+pub struct ResendCount(pub u32);
+
 /// CLIENT spans per the HTTP semantic conventions: named by the method (a
 /// client knows no route), with `url.full`, `server.address`, `server.port`,
 /// the status code as an integer, and `error.type` on failures.
 pub struct SemconvClientSpan;
 
 impl ReqwestOtelSpanBackend for SemconvClientSpan {
-    fn on_request_start(request: &Request, _: &mut Extensions) -> Span {
+    fn on_request_start(request: &Request, extensions: &mut Extensions) -> Span {
         let method = method_name(request.method());
+        let resend_count = extensions
+            .get::<ResendCount>()
+            .map(|count| i64::from(count.0))
+            .filter(|count| *count > 0);
         let url = request.url();
         let mut full = url.clone();
         // Credentials never belong in telemetry.
@@ -90,6 +100,7 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
             { semconv::URL_FULL } = full.as_str(),
             { semconv::SERVER_ADDRESS } = url.host_str(),
             { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
+            { semconv::HTTP_REQUEST_RESEND_COUNT } = resend_count,
             { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
             { semconv::ERROR_TYPE } = Empty,
         )
@@ -109,11 +120,8 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
                     span.record("otel.status_code", "error");
                 }
             }
-            Err(error) => {
-                span.record(semconv::ERROR_TYPE, error_type(error));
-                span.record("otel.status_code", "error");
-                span.record("otel.status_description", error.to_string());
-            }
+            // No answer at all: the exception event says why.
+            Err(error) => crate::record_exception(span, error_type(error), &error.to_string()),
         }
     }
 }

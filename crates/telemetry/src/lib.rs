@@ -53,6 +53,18 @@ pub fn current_trace_id() -> Option<String> {
         .then(|| span_context.trace_id().to_string())
 }
 
+/// Adds an `exception` event to `span` without touching its status or
+/// `error.type`: for server spans, whose status the response decides.
+pub fn add_exception_event(span: &Span, exception_type: &'static str, message: &str) {
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(semconv::EXCEPTION_TYPE, exception_type),
+            KeyValue::new(semconv::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+}
+
 /// Marks `span` as failed the way the conventions describe: status ERROR,
 /// `error.type`, and an `exception` event with the type and message.
 pub fn record_exception(span: &Span, error_type: &'static str, message: &str) {

@@ -40,6 +40,21 @@ pub fn extract(headers: &HeaderMap) -> Context {
     })
 }
 
+/// The value of one W3C `baggage` entry of the request, parsed by the W3C
+/// baggage propagator whatever the global propagators are (even with the
+/// SDK disabled): for decisions a service takes on baggage itself.
+pub fn baggage_entry(headers: &HeaderMap, key: &str) -> Option<String> {
+    use opentelemetry::baggage::BaggageExt;
+    use opentelemetry::propagation::TextMapPropagator;
+    let carrier = CheckedHeaders::new(headers);
+    let context = opentelemetry_sdk::propagation::BaggagePropagator::new()
+        .extract_with_context(&Context::new(), &carrier);
+    context
+        .baggage()
+        .get(key)
+        .map(|value| value.as_str().to_owned())
+}
+
 /// The propagation headers that passed the checks, each as one value.
 struct CheckedHeaders {
     traceparent: Option<String>,

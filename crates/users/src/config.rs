@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use url::Url;
 
@@ -22,4 +22,10 @@ pub struct Config {
     /// purchase totals.
     #[arg(long, env = "NATS_URL", default_value = "nats://localhost:4222")]
     pub nats_url: Url,
+
+    #[command(flatten)]
+    pub faults: platform::faults::Switch,
 }
+
+/// A lookup that takes longer has failed.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(3);

@@ -36,11 +36,20 @@ struct AppState {
 pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
     let db = platform::database::open("users", &config.database_url, &MIGRATOR).await?;
     consumer::start(db.clone(), &config.nats_url).await?;
-    let router = router(AppState { db });
+    let router = router(AppState { db }, config.faults);
     Ok(platform::Server::bind(config.listen_addr, router).await?)
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new().route("/users/{customer_id}", get(routes::users::get));
-    platform::service_router(api, get(routes::health::ready)).with_state(state)
+    platform::service_router(
+        platform::ServiceOptions {
+            name: "users",
+            deadline: config::REQUEST_DEADLINE,
+            faults,
+        },
+        api,
+        get(routes::health::ready),
+    )
+    .with_state(state)
 }

@@ -1,4 +1,4 @@
-use platform::client::{self, CallError};
+use platform::client::{Call, CallError};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Serialize, de::IgnoredAny};
 use url::Url;
@@ -12,6 +12,10 @@ struct NotificationRequest<'a> {
     customer_id: &'a str,
     template: &'static str,
 }
+
+/// Safe to repeat: notifications keeps one message per order and
+/// template, so a repeated request changes nothing.
+const NOTIFY: Call = Call::retried("notifications", QUICK_CALL_TIMEOUT);
 
 #[derive(Clone)]
 pub struct Notifications {
@@ -42,7 +46,7 @@ impl Notifications {
             .http
             .post(endpoint(&self.base_url, "notifications"))
             .json(&body);
-        client::call::<IgnoredAny>("notifications", request).await?;
+        NOTIFY.json::<IgnoredAny>(request).await?;
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-use platform::client::{self, CallError};
+use platform::client::{Call, CallError};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -49,19 +49,22 @@ struct CardBody<'a> {
     cvc: &'a str,
 }
 
+/// Placing an order waits for the payment, and is made once: even with
+/// the caller's Idempotency-Key, a repeat is the caller's decision.
+const PLACE_ORDER: Call = Call::once("orders", ORDER_TIMEOUT);
+/// Reading an order should be quick, and is safe to repeat.
+const GET_ORDER: Call = Call::retried("orders", QUICK_CALL_TIMEOUT);
+
 #[derive(Clone)]
 pub struct Orders {
-    /// Placing an order waits for the payment; reading one should not.
-    place_http: ClientWithMiddleware,
-    read_http: ClientWithMiddleware,
+    http: ClientWithMiddleware,
     base_url: Url,
 }
 
 impl Orders {
     pub fn new(base_url: Url) -> Self {
         Self {
-            place_http: telemetry::http_client::client(ORDER_TIMEOUT),
-            read_http: telemetry::http_client::client(QUICK_CALL_TIMEOUT),
+            http: telemetry::http_client::client(ORDER_TIMEOUT),
             base_url,
         }
     }
@@ -89,13 +92,13 @@ impl Orders {
             },
         };
         let mut request = self
-            .place_http
+            .http
             .post(endpoint(&self.base_url, "orders"))
             .json(&body);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key.as_str());
         }
-        client::call("orders", request).await
+        PLACE_ORDER.json(request).await
     }
 
     pub async fn get(&self, order_id: &str) -> Result<Order, CallError> {
@@ -108,7 +111,7 @@ impl Orders {
             })?
             .pop_if_empty()
             .push(order_id);
-        client::call("orders", self.read_http.get(url)).await
+        GET_ORDER.json(self.http.get(url)).await
     }
 
     pub async fn is_alive(&self) -> bool {

@@ -1,4 +1,4 @@
-use platform::client::{self, CallError};
+use platform::client::{Call, CallError};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::Deserialize;
 use url::Url;
@@ -10,6 +10,9 @@ use crate::config::QUICK_CALL_TIMEOUT;
 pub struct Customer {
     pub customer_id: String,
 }
+
+/// A lookup: safe to repeat.
+const FIND_CUSTOMER: Call = Call::retried("users", QUICK_CALL_TIMEOUT);
 
 #[derive(Clone)]
 pub struct Users {
@@ -35,7 +38,7 @@ impl Users {
             })?
             .pop_if_empty()
             .extend(["users", customer_id]);
-        client::call("users", self.http.get(url)).await
+        FIND_CUSTOMER.json(self.http.get(url)).await
     }
 
     pub async fn is_alive(&self) -> bool {

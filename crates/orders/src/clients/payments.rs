@@ -1,4 +1,4 @@
-use platform::client::{self, CallError};
+use platform::client::{Call, CallError};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -41,6 +41,10 @@ struct PaymentRequest<'a> {
     card: &'a CardDetails,
 }
 
+/// Made once: a charge request carries no idempotency key of its own, so a
+/// repeat could charge the card twice.
+const CHARGE: Call = Call::once("payments", PAYMENTS_TIMEOUT);
+
 /// The payments service.
 #[derive(Clone)]
 pub struct Payments {
@@ -78,10 +82,8 @@ impl Payments {
             currency,
             card,
         };
-        client::call(
-            "payments",
-            self.http.post(self.create_url.clone()).json(&request),
-        )
-        .await
+        CHARGE
+            .json(self.http.post(self.create_url.clone()).json(&request))
+            .await
     }
 }

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use platform::client::CallError;
+use platform::client::{Call, CallError};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -10,6 +10,10 @@ use crate::{
 };
 
 const SERVICE: &str = "card processor";
+
+/// Retried: the payment id is the charge's idempotency key, so the
+/// processor answers a repeat with the first attempt's outcome.
+const CHARGE: Call = Call::retried(SERVICE, CARD_PROCESSOR_TIMEOUT);
 
 /// The external card API, called through the traced client: its CLIENT
 /// span is all a trace shows of it.
@@ -91,14 +95,12 @@ impl CardProcessor {
                 order_id: &charge.order_id,
             },
         };
-        let response = self
+        let request = self
             .http
             .post(self.charges_url.clone())
             .header("Idempotency-Key", payment_id.as_str())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| CallError::from_send(SERVICE, error))?;
+            .json(&body);
+        let response = CHARGE.send(request).await?;
         let unexpected = |source: anyhow::Error| CallError::Unexpected {
             service: SERVICE,
             source,
