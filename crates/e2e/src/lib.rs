@@ -30,6 +30,8 @@
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
 //!   answers 503, or hangs.
 //! - [`nats`]: [`NatsServer`], each suite's own NATS with JetStream.
+//! - [`tcp_proxy`]: [`TcpProxy`], to cut a service off its database and
+//!   restore it.
 //! - [`http_client`]: the plain client a test calls the services with.
 
 pub mod broken_collector;
@@ -37,6 +39,7 @@ pub mod model;
 pub mod nats;
 pub mod otlp;
 pub mod suite;
+pub mod tcp_proxy;
 pub mod trace_tree;
 
 pub use broken_collector::{BrokenCollector, Failure};
@@ -44,6 +47,7 @@ pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Stat
 pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;
 pub use suite::{Service, Suite, SuiteOptions, binary};
+pub use tcp_proxy::TcpProxy;
 pub use trace_tree::TraceTree;
 
 /// A plain reqwest client, for the test's own requests.

@@ -36,6 +36,8 @@ use crate::{nats::NatsServer, otlp::OtlpReceiver};
 /// Postgres as the contract's local setup has it; every run gets its own
 /// databases on it.
 const POSTGRES: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+/// Where [`POSTGRES`] listens, for a proxy in front of it.
+pub const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
 
 /// A debug build of a service with migrations takes a few seconds to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -116,12 +118,22 @@ pub struct SuiteOptions {
     pub env: Vec<(String, String)>,
     /// For one service, applied last.
     pub service_env: BTreeMap<Service, Vec<(String, String)>>,
+    /// Services that reach Postgres through another address (a
+    /// [`TcpProxy`](crate::TcpProxy) the test controls).
+    pub database_through: BTreeMap<Service, std::net::SocketAddr>,
 }
 
 impl SuiteOptions {
     #[must_use]
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Points the service's `DATABASE_URL` at `address` instead of Postgres.
+    #[must_use]
+    pub fn database_through(mut self, service: Service, address: std::net::SocketAddr) -> Self {
+        self.database_through.insert(service, address);
         self
     }
 
@@ -281,8 +293,18 @@ impl Suite {
             .env("OTEL_BSP_SCHEDULE_DELAY", "100")
             .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
             .env("RUST_LOG", "info")
-            .env("LOG_FORMAT", "json");
+            .env("LOG_FORMAT", "json")
+            // As in the compose file: a test asks for a fault through
+            // baggage; without such baggage nothing changes.
+            .env("FAULTS_ENABLED", "true")
+            // Orders whose payment outcome was lost are settled within a
+            // test's patience.
+            .env("RECONCILE_INTERVAL_MS", "300");
         if let Some(url) = self.database_url(service) {
+            let url = match options.database_through.get(&service) {
+                Some(address) => url.replacen(POSTGRES_ADDRESS, &address.to_string(), 1),
+                None => url,
+            };
             command.env("DATABASE_URL", url);
         }
         if service.uses_nats() {

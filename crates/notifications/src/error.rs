@@ -22,10 +22,7 @@ impl IntoResponse for ApiError {
                 detail,
             )
             .into_response(),
-            Self::Unexpected(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
-                Problem::internal().into_response()
-            }
+            Self::Unexpected(error) => platform::problem::unexpected(&error).into_response(),
         }
     }
 }

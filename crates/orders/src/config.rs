@@ -26,6 +26,11 @@ pub struct Config {
     #[arg(long, env = "NATS_URL", default_value = "nats://localhost:4222")]
     pub nats_url: Url,
 
+    /// How often, in milliseconds, orders whose payment outcome was lost
+    /// are settled with payments.
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconcile_interval_ms: u64,
+
     #[command(flatten)]
     pub faults: platform::faults::Switch,
 }

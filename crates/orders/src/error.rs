@@ -23,9 +23,16 @@ pub enum ApiError {
         order_id: OrderId,
         problem: Box<Problem>,
     },
-    /// Payments is down or too slow.
+    /// Payments could not be reached; nothing was charged.
     #[error("payments unreachable for {order_id}: {source}")]
     Payments {
+        order_id: OrderId,
+        source: CallError,
+    },
+    /// The charge was sent and its outcome is unknown; the order is kept as
+    /// `payment_unknown` for the reconciler.
+    #[error("payment outcome unknown for {order_id}: {source}")]
+    PaymentUnknown {
         order_id: OrderId,
         source: CallError,
     },
@@ -80,21 +87,37 @@ impl ApiError {
             }
             Self::Payments { order_id, source } => {
                 tracing::warn!(error = %source, "payments call failed");
-                let problem = match source {
-                    CallError::Timeout { .. } => Problem::new(
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "dependency-unavailable",
+                    "Dependency unavailable",
+                    "Payments are unavailable; the order was not charged.",
+                )
+                .with("order_id", order_id.as_str())
+            }
+            Self::PaymentUnknown { order_id, source } => {
+                tracing::warn!(error = %source, "payment outcome unknown");
+                let (status, kind, title) = match source {
+                    CallError::Timeout { .. } => (
                         StatusCode::GATEWAY_TIMEOUT,
                         "dependency-timeout",
                         "Dependency timed out",
-                        "The payment did not complete in time; the order stays pending.",
                     ),
-                    _ => Problem::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "dependency-unavailable",
-                        "Dependency unavailable",
-                        "Payments are unavailable; the order was not charged.",
+                    _ => (
+                        StatusCode::BAD_GATEWAY,
+                        "dependency-failed",
+                        "Dependency failed",
                     ),
                 };
-                problem.with("order_id", order_id.as_str())
+                Problem::new(
+                    status,
+                    kind,
+                    title,
+                    "The payment's outcome is not known yet; the order will be confirmed or \
+                     released once it is, and the card is never charged twice.",
+                )
+                .with("order_id", order_id.as_str())
+                .with("order_status", "payment_unknown")
             }
             Self::IdempotencyKeyReused => Problem::new(
                 StatusCode::CONFLICT,
@@ -108,10 +131,7 @@ impl ApiError {
                 "Request in progress",
                 "The first request with this Idempotency-Key is still running; try again shortly.",
             ),
-            Self::Unexpected(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
-                Problem::internal()
-            }
+            Self::Unexpected(error) => platform::problem::unexpected(&error),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! Requests that arrive while the first is still running wait for its
 //! answer (up to [`WAIT`]), so fifty concurrent retries of one checkout
 //! all get the same order. An answer that was our failure (5xx) is not
-//! kept: the key is released, and the caller's retry runs again. Keys
-//! expire after 24 hours.
+//! kept: the key is released, and the caller's retry runs again; except
+//! when the card may have been charged (`payment_unknown`): that answer is
+//! kept, so a retry gets the same order id to follow instead of a second
+//! order and a second charge. Keys expire after 24 hours.
 
 use std::{fmt::Write as _, time::Duration};
 
@@ -85,6 +87,7 @@ pub async fn finish<T: serde::Serialize>(
     key: &str,
     outcome: Result<(StatusCode, T), ApiError>,
 ) -> Response {
+    let may_have_charged = matches!(outcome, Err(ApiError::PaymentUnknown { .. }));
     let (status, body) = match outcome {
         Ok((status, body)) => (status, serde_json::to_value(body).unwrap_or(Value::Null)),
         Err(error) => {
@@ -95,7 +98,7 @@ pub async fn finish<T: serde::Serialize>(
             )
         }
     };
-    let kept = if status.is_server_error() {
+    let kept = if status.is_server_error() && !may_have_charged {
         db::idempotency::release(db, key).await
     } else {
         db::idempotency::answer(db, key, status.as_u16(), body.to_string()).await

@@ -4,7 +4,9 @@
 //! business span `orders.create_order` reserves stock and records the order
 //! in one transaction, has `payments` charge the card, then confirms the
 //! order (and records its `orders.confirmed` event in the same transaction),
-//! or marks it `payment_failed` and gives the stock back.
+//! or marks it `payment_failed` and gives the stock back. A charge whose
+//! answer was lost leaves the order `payment_unknown`, with its stock, for
+//! the reconciler to settle with payments.
 //!
 //! # Layout
 //!
@@ -14,6 +16,7 @@
 //! - `idempotency`: `Idempotency-Key`, stored in Postgres.
 //! - `events`: the `orders.confirmed` event, written to the outbox.
 //! - `relay`: publishes the outbox to NATS `JetStream`.
+//! - `reconciler`: settles orders whose payment outcome was lost.
 //! - `domain`: parsed types and rules; no axum, no sqlx.
 //! - `clients`: the payments service.
 //! - `db`: every SQL statement of the service.
@@ -27,6 +30,7 @@ mod error;
 mod events;
 mod idempotency;
 mod ordering;
+mod reconciler;
 mod relay;
 mod routes;
 
@@ -34,6 +38,8 @@ use axum::{
     Router,
     routing::{get, post},
 };
+use std::time::Duration;
+
 use telemetry::db::Database;
 
 pub use config::Config;
@@ -57,6 +63,10 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         db,
         payments: Payments::new(config.payments_url),
     };
+    reconciler::start(
+        state.clone(),
+        Duration::from_millis(config.reconcile_interval_ms),
+    );
     Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
 }
 

@@ -47,23 +47,21 @@ pub async fn create_order(
         span.record("order.currency", currency.as_str());
         tracing::info!("order.reserved");
 
-        match state
+        let charged = state
             .payments
             .charge(&id, total_cents, &currency, card)
-            .await
-        {
+            .await;
+        match charged {
             Ok(payment) => {
                 confirm(
                     state,
                     &id,
-                    order,
+                    &order.customer_id,
                     total_cents,
                     &currency,
                     &payment.payment_id,
                 )
                 .await?;
-                span.record("order.status", "confirmed");
-                tracing::info!(payment.id = payment.payment_id.as_str(), "order.confirmed");
                 Ok(PlacedOrder {
                     id,
                     total_cents,
@@ -72,30 +70,36 @@ pub async fn create_order(
                     payment_id: payment.payment_id,
                 })
             }
-            // The request never reached payments, or payments said no: no
-            // charge was made, so the order fails and the stock goes back.
-            Err(CallError::Problem { problem, .. }) => {
-                fail(state, &id, order).await?;
-                telemetry::record_exception(&span, "PaymentFailed", &problem.detail);
-                Err(ApiError::PaymentFailed {
-                    order_id: id,
-                    problem,
+            Err(error) if nothing_charged(&error) => {
+                fail(state, &id).await?;
+                let (exception, message) = match &error {
+                    CallError::Problem { problem, .. } => ("PaymentFailed", problem.detail.clone()),
+                    _ => ("PaymentsUnavailable", error.to_string()),
+                };
+                telemetry::record_exception(&span, exception, &message);
+                Err(match error {
+                    CallError::Problem { problem, .. } if problem.status < 500 => {
+                        ApiError::PaymentFailed {
+                            order_id: id,
+                            problem,
+                        }
+                    }
+                    error => ApiError::Payments {
+                        order_id: id,
+                        source: error,
+                    },
                 })
             }
-            Err(error @ (CallError::Unavailable { .. } | CallError::Unexpected { .. })) => {
-                fail(state, &id, order).await?;
-                telemetry::record_exception(&span, "PaymentsUnavailable", &error.to_string());
-                Err(ApiError::Payments {
-                    order_id: id,
-                    source: error,
-                })
-            }
-            // Sent, with no answer: the card may have been charged. The
-            // order stays pending with its stock until its outcome is known.
-            Err(error @ CallError::Timeout { .. }) => {
-                span.record("order.status", "pending");
-                telemetry::record_exception(&span, "PaymentsTimeout", &error.to_string());
-                Err(ApiError::Payments {
+            // Sent, with no answer to trust: the card may have been
+            // charged. The order keeps its stock until the reconciler
+            // learns the outcome.
+            Err(error) => {
+                db::orders::mark_payment_unknown(&state.db, &id)
+                    .await
+                    .context("marking the payment unknown")?;
+                span.record("order.status", "payment_unknown");
+                telemetry::record_exception(&span, "PaymentOutcomeUnknown", &error.to_string());
+                Err(ApiError::PaymentUnknown {
                     order_id: id,
                     source: error,
                 })
@@ -162,34 +166,53 @@ async fn reserve(
     Ok((total_cents, currency, unit_prices))
 }
 
+/// Whether a failed charge request certainly charged nothing: it never
+/// reached payments, payments refused it (4xx: invalid, declined), or
+/// payments says the processor was never reached (503). Anything else
+/// (a timeout, a 5xx, an unreadable answer) may hide a charge.
+fn nothing_charged(error: &CallError) -> bool {
+    match error {
+        CallError::Unavailable { .. } => true,
+        CallError::Problem { problem, .. } => problem.status < 500 || problem.status == 503,
+        CallError::Timeout { .. } | CallError::Unexpected { .. } => false,
+    }
+}
+
 /// Confirms the order and records its event, in one transaction: the
-/// event exists if and only if the order is confirmed.
-async fn confirm(
+/// event exists if and only if the order is confirmed, and only once
+/// however many times this runs.
+pub async fn confirm(
     state: &AppState,
     id: &OrderId,
-    order: &NewOrder,
+    customer_id: &str,
     total_cents: i64,
     currency: &str,
     payment_id: &str,
-) -> Result<(), ApiError> {
+) -> anyhow::Result<()> {
     let mut tx = state
         .db
         .begin()
         .await
         .context("starting the confirmation")?;
-    db::orders::confirm(&mut tx, id, payment_id)
+    if db::orders::confirm(&mut tx, id, payment_id)
         .await
-        .context("confirming the order")?;
-    events::record_order_confirmed(&mut tx, id, &order.customer_id, total_cents, currency)
-        .await
-        .context("recording the order's event")?;
+        .context("confirming the order")?
+    {
+        events::record_order_confirmed(&mut tx, id, customer_id, total_cents, currency)
+            .await
+            .context("recording the order's event")?;
+    }
     tx.commit().await.context("committing the confirmation")?;
     state.relay.wake();
+    let span = Span::current();
+    span.record("order.status", "confirmed");
+    tracing::info!(payment.id = payment_id, "order.confirmed");
     Ok(())
 }
 
-/// Marks the order `payment_failed` and gives its stock back, once.
-async fn fail(state: &AppState, id: &OrderId, order: &NewOrder) -> Result<(), ApiError> {
+/// Marks the order `payment_failed` and gives its stock back, once however
+/// many times this runs.
+pub async fn fail(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
     let mut tx = state
         .db
         .begin()
@@ -199,7 +222,7 @@ async fn fail(state: &AppState, id: &OrderId, order: &NewOrder) -> Result<(), Ap
         .await
         .context("marking the payment failed")?
     {
-        db::products::release(&mut tx, &order.lines)
+        db::products::release(&mut tx, id)
             .await
             .context("giving the stock back")?;
     }

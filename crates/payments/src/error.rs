@@ -50,18 +50,23 @@ impl IntoResponse for ApiError {
                         "Dependency timed out",
                         "The card processor did not answer in time.",
                     ),
-                    _ => Problem::new(
+                    // Never sent: the caller knows nothing was charged.
+                    CallError::Unavailable { .. } => Problem::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "dependency-unavailable",
                         "Dependency unavailable",
-                        "The card processor is unavailable.",
+                        "The card processor is unavailable; nothing was charged.",
+                    ),
+                    // Sent, with no usable answer: the outcome is unknown.
+                    CallError::Problem { .. } | CallError::Unexpected { .. } => Problem::new(
+                        StatusCode::BAD_GATEWAY,
+                        "dependency-failed",
+                        "Dependency failed",
+                        "The card processor failed; the charge will be settled later.",
                     ),
                 }
             }
-            Self::Unexpected(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
-                Problem::internal()
-            }
+            Self::Unexpected(error) => platform::problem::unexpected(&error),
         };
         problem.into_response()
     }

@@ -2,14 +2,16 @@
 //! of every attempt.
 //!
 //! Answers `POST /payments` for `orders`. The business span
-//! `payments.charge_card` wraps the processor call and the insert; a decline
-//! marks it ERROR with an `exception` event.
+//! `payments.charge_card` wraps the attempt's record, the processor call and
+//! the outcome's record; a decline marks it ERROR with an `exception` event.
+//! `POST /settlements` tells `orders`' reconciler what became of a payment
+//! whose answer was lost, asking the processor if need be.
 //!
 //! # Layout
 //!
 //! - `config`: [`Config`], from the environment.
 //! - `routes`: thin handlers.
-//! - `charging`: the charge itself, inside its business span.
+//! - `charging`: the charge and its settlement, inside their business spans.
 //! - `domain`: [`Card`](domain::Card) and the charge, parsed; no axum, no sqlx.
 //! - `clients`: the card processor.
 //! - `db`: every SQL statement of the service.
@@ -52,7 +54,9 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
 }
 
 fn router(state: AppState, faults: platform::faults::Switch) -> Router {
-    let api = Router::new().route("/payments", post(routes::payments::create));
+    let api = Router::new()
+        .route("/payments", post(routes::payments::create))
+        .route("/settlements", post(routes::settlements::create));
     platform::service_router(
         platform::ServiceOptions {
             name: "payments",

@@ -27,7 +27,7 @@ use tracing::Span;
 use crate::Problem;
 
 /// The switch, read with every other variable of a service's `Config`.
-#[derive(Clone, Copy, Debug, clap::Args)]
+#[derive(Clone, Copy, Debug, Default, clap::Args)]
 pub struct Switch {
     /// Honour `fault.<service>` baggage entries (for demos and tests).
     #[arg(long = "faults-enabled", env = "FAULTS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]

@@ -68,6 +68,31 @@ impl Problem {
     }
 }
 
+/// The problem for a failure a handler did not expect, logged: 503 when
+/// the cause is the service's database being unreachable (the caller may
+/// try again later), else a 500 that says nothing of the cause.
+pub fn unexpected(error: &anyhow::Error) -> Problem {
+    let database_unreachable = error.chain().any(|cause| {
+        cause.downcast_ref::<sqlx::Error>().is_some_and(|error| {
+            matches!(
+                error,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        })
+    });
+    if database_unreachable {
+        tracing::warn!(error = format!("{error:#}"), "database unavailable");
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "Database unavailable",
+            "The service cannot reach its database. Try again later.",
+        );
+    }
+    tracing::error!(error = format!("{error:#}"), "request failed");
+    Problem::internal()
+}
+
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
         // Set here, inside the request's span, so it names this request's

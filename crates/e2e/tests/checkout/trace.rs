@@ -86,14 +86,20 @@ pub async fn confirmed_checkout_is_one_trace_with_the_contract_shape(
     );
     let charge = one(&tree, Service::Payments, "payments.charge_card");
     assert_child_of(&tree, charge, payments, SpanKind::Internal);
-    assert_child_of(
-        &tree,
-        one(&tree, Service::Payments, "INSERT payments"),
-        charge,
-        SpanKind::Client,
-    );
+    // The attempt is on record before the processor hears of it, and its
+    // outcome after: a lost answer can still be settled.
+    let recorded = one(&tree, Service::Payments, "INSERT payments");
+    assert_child_of(&tree, recorded, charge, SpanKind::Client);
     let processor_call = one(&tree, Service::Payments, "POST");
     assert_child_of(&tree, processor_call, charge, SpanKind::Client);
+    let settled = one(&tree, Service::Payments, "UPDATE payments");
+    assert_child_of(&tree, settled, charge, SpanKind::Client);
+    assert!(
+        recorded.end_unix_nanos <= processor_call.start_unix_nanos
+            && processor_call.end_unix_nanos <= settled.start_unix_nanos,
+        "record, charge, settle, in that order:\n{}",
+        tree.render()
+    );
 
     // gateway → notifications
     let notifications = one(&tree, Service::Notifications, "POST /notifications");
@@ -214,6 +220,7 @@ pub async fn every_database_owner_traces_its_queries(suite: Arc<Suite>) -> anyho
         (Service::Orders, "INSERT", "order_items"),
         (Service::Orders, "UPDATE", "orders"),
         (Service::Payments, "INSERT", "payments"),
+        (Service::Payments, "UPDATE", "payments"),
         (Service::Notifications, "INSERT", "notifications"),
     ];
     for (service, operation, collection) in statements {

@@ -33,6 +33,19 @@ pub struct PaymentCreated {
     pub payment_id: String,
 }
 
+/// What payments knows of an order's payment.
+#[derive(Debug, Deserialize)]
+pub struct Settlement {
+    /// `approved`, `declined`, `not_charged` or `unknown`.
+    pub status: String,
+    pub payment_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SettlementRequest<'a> {
+    order_id: &'a str,
+}
+
 #[derive(Serialize)]
 struct PaymentRequest<'a> {
     order_id: &'a str,
@@ -45,12 +58,16 @@ struct PaymentRequest<'a> {
 /// repeat could charge the card twice.
 const CHARGE: Call = Call::once("payments", PAYMENTS_TIMEOUT);
 
+/// Asking again changes nothing: safe to repeat.
+const SETTLE: Call = Call::retried("payments", PAYMENTS_TIMEOUT);
+
 /// The payments service.
 #[derive(Clone)]
 pub struct Payments {
     http: ClientWithMiddleware,
     base_url: Url,
     create_url: Url,
+    settle_url: Url,
 }
 
 impl Payments {
@@ -59,6 +76,9 @@ impl Payments {
             http: telemetry::http_client::client(PAYMENTS_TIMEOUT),
             create_url: base_url
                 .join("payments")
+                .unwrap_or_else(|_| base_url.clone()),
+            settle_url: base_url
+                .join("settlements")
                 .unwrap_or_else(|_| base_url.clone()),
             base_url,
         }
@@ -84,6 +104,16 @@ impl Payments {
         };
         CHARGE
             .json(self.http.post(self.create_url.clone()).json(&request))
+            .await
+    }
+
+    /// What became of the payment of `order_id`, whose answer was lost.
+    pub async fn settle(&self, order_id: &OrderId) -> Result<Settlement, CallError> {
+        let request = SettlementRequest {
+            order_id: order_id.as_str(),
+        };
+        SETTLE
+            .json(self.http.post(self.settle_url.clone()).json(&request))
             .await
     }
 }

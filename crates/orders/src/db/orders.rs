@@ -82,31 +82,51 @@ pub async fn insert_items(
     Ok(())
 }
 
+/// Confirms an order whose payment was not settled yet. Returns whether it
+/// did: the checkout and the reconciler may both try, and only the one that
+/// made the change records the event.
 const CONFIRM: Statement = Statement::new(
     "UPDATE",
     "orders",
     "UPDATE orders SET status = 'confirmed', payment_id = $2, updated_at = now() \
-     WHERE id = $1 AND status = 'pending'",
+     WHERE id = $1 AND status IN ('pending', 'payment_unknown')",
 );
 
-pub async fn confirm(tx: &mut Transaction, id: &OrderId, payment_id: &str) -> sqlx::Result<()> {
-    CONFIRM
+pub async fn confirm(tx: &mut Transaction, id: &OrderId, payment_id: &str) -> sqlx::Result<bool> {
+    let result = CONFIRM
         .query()
         .bind(id.as_str().to_owned())
         .bind(payment_id.to_owned())
         .execute(tx)
         .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+const MARK_PAYMENT_UNKNOWN: Statement = Statement::new(
+    "UPDATE",
+    "orders",
+    "UPDATE orders SET status = 'payment_unknown', updated_at = now() \
+     WHERE id = $1 AND status = 'pending'",
+);
+
+/// The charge was sent and its answer lost: the reconciler settles it.
+pub async fn mark_payment_unknown(db: &Database, id: &OrderId) -> sqlx::Result<()> {
+    MARK_PAYMENT_UNKNOWN
+        .query()
+        .bind(id.as_str().to_owned())
+        .execute(db)
+        .await?;
     Ok(())
 }
 
-/// Marks a pending order `payment_failed`. Returns whether it did: only
+/// Marks an unsettled order `payment_failed`. Returns whether it did: only
 /// the caller that made the change may give the stock back, so it is given
 /// back exactly once.
 const FAIL_PAYMENT: Statement = Statement::new(
     "UPDATE",
     "orders",
     "UPDATE orders SET status = 'payment_failed', updated_at = now() \
-     WHERE id = $1 AND status = 'pending'",
+     WHERE id = $1 AND status IN ('pending', 'payment_unknown')",
 );
 
 pub async fn fail_payment(tx: &mut Transaction, id: &OrderId) -> sqlx::Result<bool> {
@@ -143,4 +163,30 @@ pub async fn items(db: &Database, id: &OrderId) -> sqlx::Result<Vec<ItemRow>> {
         .bind(id.as_str().to_owned())
         .fetch_all(db)
         .await
+}
+
+const UNSETTLED: Statement = Statement::new(
+    "SELECT",
+    "orders",
+    "SELECT id FROM orders \
+     WHERE status = 'payment_unknown' \
+        OR (status = 'pending' AND updated_at < now() - $1 * interval '1 millisecond') \
+     ORDER BY updated_at LIMIT $2",
+);
+
+/// Orders whose payment outcome nobody knows, oldest first: those marked
+/// `payment_unknown`, and those left `pending` for longer than
+/// `pending_for` (a checkout cut short by a crash or a deadline).
+pub async fn unsettled(
+    db: &Database,
+    pending_for: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    UNSETTLED
+        .query_as::<(String,)>()
+        .bind(f64::from(u32::try_from(pending_for.as_millis()).unwrap_or(u32::MAX)))
+        .bind(limit)
+        .fetch_all(db)
+        .await
+        .map(|rows| rows.into_iter().map(|(id,)| id).collect())
 }

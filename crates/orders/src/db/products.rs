@@ -1,6 +1,6 @@
 use telemetry::db::{Statement, Transaction};
 
-use crate::domain::{OrderLine, Sku};
+use crate::domain::{OrderId, OrderLine, Sku};
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ProductRow {
@@ -33,33 +33,30 @@ const RESERVE: Statement = Statement::new(
      WHERE products.sku = line.sku",
 );
 
-/// Puts every line's quantity back: the payment failed.
+/// Puts back what an order took, from its stored lines: the payment failed.
 const RELEASE: Statement = Statement::new(
     "UPDATE",
     "products",
-    "UPDATE products SET stock = products.stock + line.quantity \
-     FROM unnest($1::text[], $2::integer[]) AS line(sku, quantity) \
-     WHERE products.sku = line.sku",
+    "UPDATE products SET stock = products.stock + item.quantity \
+     FROM order_items AS item \
+     WHERE item.order_id = $1 AND products.sku = item.sku",
 );
 
+pub async fn release(tx: &mut Transaction, order_id: &OrderId) -> sqlx::Result<()> {
+    RELEASE
+        .query()
+        .bind(order_id.as_str().to_owned())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn reserve(tx: &mut Transaction, lines: &[OrderLine]) -> sqlx::Result<()> {
-    adjust(&RESERVE, tx, lines).await
-}
-
-pub async fn release(tx: &mut Transaction, lines: &[OrderLine]) -> sqlx::Result<()> {
-    adjust(&RELEASE, tx, lines).await
-}
-
-async fn adjust(
-    statement: &'static Statement,
-    tx: &mut Transaction,
-    lines: &[OrderLine],
-) -> sqlx::Result<()> {
     let (skus, quantities): (Vec<String>, Vec<i32>) = lines
         .iter()
         .map(|line| (line.sku.as_str().to_owned(), line.quantity.get()))
         .unzip();
-    statement
+    RESERVE
         .query()
         .bind(skus)
         .bind(quantities)

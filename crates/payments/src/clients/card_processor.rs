@@ -1,5 +1,7 @@
 use anyhow::Context;
+use axum::http::StatusCode;
 use platform::client::{Call, CallError};
+use reqwest_middleware::reqwest::Response;
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -10,6 +12,9 @@ use crate::{
 };
 
 const SERVICE: &str = "card processor";
+
+/// Safe to repeat: it only reads.
+const LOOKUP: Call = Call::retried(SERVICE, CARD_PROCESSOR_TIMEOUT);
 
 /// Retried: the payment id is the charge's idempotency key, so the
 /// processor answers a repeat with the first attempt's outcome.
@@ -101,34 +106,57 @@ impl CardProcessor {
             .header("Idempotency-Key", payment_id.as_str())
             .json(&body);
         let response = CHARGE.send(request).await?;
-        let unexpected = |source: anyhow::Error| CallError::Unexpected {
-            service: SERVICE,
-            source,
-        };
-        match response.status().as_u16() {
-            200 | 201 => {
-                let approved: Approved = response
-                    .json()
-                    .await
-                    .context("reading an approval")
-                    .map_err(unexpected)?;
-                Ok(ProcessorAnswer::Approved {
-                    charge_id: approved.id,
-                })
-            }
-            402 => {
-                let declined: Declined = response
-                    .json()
-                    .await
-                    .context("reading a decline")
-                    .map_err(unexpected)?;
-                Ok(ProcessorAnswer::Declined {
-                    decline_code: declined.error.decline_code,
-                })
-            }
-            status => Err(unexpected(anyhow::anyhow!(
-                "the processor answered {status}"
-            ))),
+        read_answer(response).await
+    }
+
+    /// Asks what became of the charge sent with `payment_id` as its
+    /// idempotency key: its answer, or `None` if it never arrived.
+    pub async fn lookup(&self, payment_id: &str) -> Result<Option<ProcessorAnswer>, CallError> {
+        let mut url = self.charges_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| CallError::Unexpected {
+                service: SERVICE,
+                source: anyhow::anyhow!("CARD_PROCESSOR_URL cannot be a base"),
+            })?
+            .extend(["by-idempotency-key", payment_id]);
+        let response = LOOKUP.send(self.http.get(url)).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
         }
+        read_answer(response).await.map(Some)
+    }
+}
+
+/// An approval (200 or 201) or a decline (402); anything else is not an
+/// answer about the card.
+async fn read_answer(response: Response) -> Result<ProcessorAnswer, CallError> {
+    let unexpected = |source: anyhow::Error| CallError::Unexpected {
+        service: SERVICE,
+        source,
+    };
+    match response.status().as_u16() {
+        200 | 201 => {
+            let approved: Approved = response
+                .json()
+                .await
+                .context("reading an approval")
+                .map_err(unexpected)?;
+            Ok(ProcessorAnswer::Approved {
+                charge_id: approved.id,
+            })
+        }
+        402 => {
+            let declined: Declined = response
+                .json()
+                .await
+                .context("reading a decline")
+                .map_err(unexpected)?;
+            Ok(ProcessorAnswer::Declined {
+                decline_code: declined.error.decline_code,
+            })
+        }
+        status => Err(unexpected(anyhow::anyhow!(
+            "the processor answered {status}"
+        ))),
     }
 }
