@@ -8,12 +8,14 @@
 //! - `POST /v1/charges` with `{amount, currency, card}` and an optional
 //!   `Idempotency-Key` header: `4242424242424242` is approved,
 //!   `4000000000000002` is declined, any other number is declined as
-//!   `incorrect_number`. A repeated key answers the first answer again.
+//!   `incorrect_number`. A repeated key answers the first answer again, or
+//!   409 while the first is still being processed.
 //! - `GET /v1/charges/by-idempotency-key/{key}`: the answer given to that
-//!   key, or 404 if no charge with it ever arrived. This is how a caller
-//!   whose charge timed out learns what became of it.
+//!   key, 409 while it is being processed, or 404 if no charge with it
+//!   ever arrived (or its caller went away before it was processed). This
+//!   is how a caller whose charge timed out learns what became of it.
 //! - With `FAULTS_ENABLED=true`, a `fault.card_processor` baggage entry
-//!   (read by hand: nothing here is instrumented) makes a charge fail
+//!   (read straight from the header: nothing here is instrumented) makes a charge fail
 //!   (`error`: 500, nothing charged), wait (`latency:<n>ms`), or be charged
 //!   and then never answered (`timeout`).
 //!
@@ -67,7 +69,7 @@ const DECLINED_CARD: &str = "4000000000000002";
 /// them: a retried charge must never charge twice.
 #[derive(Clone, Default)]
 struct Charges {
-    by_idempotency_key: Arc<Mutex<HashMap<String, (StatusCode, Value)>>>,
+    by_idempotency_key: Arc<Mutex<HashMap<String, Entry>>>,
     latency: Duration,
     faults: platform::faults::Switch,
 }
@@ -112,33 +114,45 @@ async fn create_charge(
         .enabled
         .then(|| platform::faults::requested(&headers, "card_processor"))
         .flatten();
-    match fault {
-        Some(Fault::Error) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": {"type": "api_error", "message": "injected fault"}})),
-            );
-        }
-        Some(Fault::Latency(latency)) => tokio::time::sleep(latency).await,
-        _ => {}
+    if fault == Some(Fault::Error) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"type": "api_error", "message": "injected fault"}})),
+        );
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let claim = match charges.claim(key) {
+        Ok(claim) => claim,
+        Err(earlier) => return earlier,
+    };
+    if let Some(Fault::Latency(latency)) = fault {
+        tokio::time::sleep(latency).await;
     }
     tokio::time::sleep(charges.latency).await;
-    let answer = charges.answer(&headers, &request);
+    let (status, body) = decide(&request);
+    tracing::info!(
+        status = status.as_u16(),
+        amount = request.amount,
+        "charge answered"
+    );
+    claim.answer(status, body.clone());
     if fault == Some(Fault::Timeout) {
         // Charged, and the answer never sent: the caller must find out
         // later with the same idempotency key.
         tokio::time::sleep(UNANSWERED).await;
     }
-    answer
+    (status, Json(body))
 }
 
 async fn find_by_idempotency_key(
     State(charges): State<Charges>,
     Path(key): Path<String>,
 ) -> (StatusCode, Json<Value>) {
-    let answers = charges.answers();
-    match answers.get(&key) {
-        Some((status, body)) => (*status, Json(body.clone())),
+    match charges.entries().get(&key) {
+        Some(entry) => entry.response(),
         None => (
             StatusCode::NOT_FOUND,
             Json(
@@ -148,33 +162,76 @@ async fn find_by_idempotency_key(
     }
 }
 
+/// What the processor holds for one idempotency key.
+#[derive(Clone)]
+enum Entry {
+    /// A charge with this key is being processed: its outcome is not known
+    /// yet, to anybody.
+    InProgress,
+    Answered(StatusCode, Value),
+}
+
+impl Entry {
+    fn response(&self) -> (StatusCode, Json<Value>) {
+        match self {
+            Self::InProgress => (
+                StatusCode::CONFLICT,
+                Json(
+                    json!({"error": {"type": "idempotency_error", "code": "request_in_progress", "message": "A request with this idempotency key is being processed."}}),
+                ),
+            ),
+            Self::Answered(status, body) => (*status, Json(body.clone())),
+        }
+    }
+}
+
+/// A key claimed by the request processing it. Dropped before it was
+/// answered (the caller went away mid-charge), it frees the key: that
+/// charge never happened.
+struct Claim {
+    charges: Charges,
+    key: Option<String>,
+}
+
+impl Claim {
+    fn answer(mut self, status: StatusCode, body: Value) {
+        if let Some(key) = self.key.take() {
+            self.charges
+                .entries()
+                .insert(key, Entry::Answered(status, body));
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.charges.entries().remove(&key);
+        }
+    }
+}
+
 impl Charges {
-    fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<String, (StatusCode, Value)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.by_idempotency_key
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Decides a charge, or repeats the answer given to its key.
-    fn answer(&self, headers: &HeaderMap, request: &ChargeRequest) -> (StatusCode, Json<Value>) {
-        let key = headers
-            .get("idempotency-key")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let mut answers = self.answers();
-        if let Some((status, body)) = key.as_ref().and_then(|key| answers.get(key)) {
-            return (*status, Json(body.clone()));
+    /// Claims `key` for a new charge, or answers what the key already has:
+    /// the first answer again, or 409 while the first is in progress.
+    fn claim(&self, key: Option<String>) -> Result<Claim, (StatusCode, Json<Value>)> {
+        if let Some(key) = &key {
+            let mut entries = self.entries();
+            if let Some(entry) = entries.get(key) {
+                return Err(entry.response());
+            }
+            entries.insert(key.clone(), Entry::InProgress);
         }
-        let (status, body) = decide(request);
-        tracing::info!(
-            status = status.as_u16(),
-            amount = request.amount,
-            "charge answered"
-        );
-        if let Some(key) = key {
-            answers.insert(key, (status, body.clone()));
-        }
-        (status, Json(body))
+        Ok(Claim {
+            charges: self.clone(),
+            key,
+        })
     }
 }
 

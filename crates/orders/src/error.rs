@@ -97,17 +97,18 @@ impl ApiError {
             }
             Self::PaymentUnknown { order_id, source } => {
                 tracing::warn!(error = %source, "payment outcome unknown");
-                let (status, kind, title) = match source {
-                    CallError::Timeout { .. } => (
+                let (status, kind, title) = if source.is_timeout() {
+                    (
                         StatusCode::GATEWAY_TIMEOUT,
                         "dependency-timeout",
                         "Dependency timed out",
-                    ),
-                    _ => (
+                    )
+                } else {
+                    (
                         StatusCode::BAD_GATEWAY,
                         "dependency-failed",
                         "Dependency failed",
-                    ),
+                    )
                 };
                 Problem::new(
                     status,

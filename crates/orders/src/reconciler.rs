@@ -45,13 +45,9 @@ pub fn start(state: AppState, every: Duration) {
 /// (it finds nothing most of the time); each order settled is a trace of
 /// its own.
 async fn pass(state: &AppState) -> anyhow::Result<()> {
-    let unsettled = telemetry::db::untraced(db::orders::unsettled(
-        &state.db,
-        STALE_PENDING,
-        BATCH,
-    ))
-    .await
-    .context("finding unsettled orders")?;
+    let unsettled = telemetry::db::untraced(db::orders::unsettled(&state.db, STALE_PENDING, BATCH))
+        .await
+        .context("finding unsettled orders")?;
     for id in unsettled {
         let Some(id) = OrderId::parse(&id) else {
             continue;
@@ -82,11 +78,7 @@ async fn settle(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
         payment.outcome = Empty,
     );
     async {
-        let settlement = state
-            .payments
-            .settle(id)
-            .await
-            .context("asking payments")?;
+        let settlement = state.payments.settle(id).await.context("asking payments")?;
         let span = tracing::Span::current();
         span.record("payment.outcome", settlement.status.as_str());
         match (settlement.status.as_str(), settlement.payment_id) {

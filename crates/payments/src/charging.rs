@@ -86,7 +86,11 @@ pub async fn charge_card(state: &AppState, charge: &Charge) -> Result<ChargeOutc
 
 /// Stores the processor's answer on the pending payment, and marks the
 /// current span with it: a decline is an error with an exception event.
-async fn record(state: &AppState, payment_id: &str, answer: &ProcessorAnswer) -> anyhow::Result<()> {
+async fn record(
+    state: &AppState,
+    payment_id: &str,
+    answer: &ProcessorAnswer,
+) -> anyhow::Result<()> {
     let span = Span::current();
     let outcome = match answer {
         ProcessorAnswer::Approved { charge_id } => {
@@ -114,8 +118,12 @@ async fn record(state: &AppState, payment_id: &str, answer: &ProcessorAnswer) ->
 
 /// What became of an order's payment, as far as can be known now.
 pub enum Settlement {
-    Approved { payment_id: String },
-    Declined { payment_id: String },
+    Approved {
+        payment_id: String,
+    },
+    Declined {
+        payment_id: String,
+    },
     /// The card was not charged: no attempt reached the processor.
     NotCharged,
     /// Not known yet: the attempt is still within its deadline, or the

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use reqwest::Response;
 use reqwest_middleware::RequestBuilder;
 use serde::de::DeserializeOwned;
@@ -38,6 +37,16 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Whether the callee was too slow: no answer in time, or its own 504
+    /// (a deadline passed further down).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout { .. } => true,
+            Self::Problem { problem, .. } => problem.status == 504,
+            Self::Unavailable { .. } | Self::Unexpected { .. } => false,
+        }
+    }
+
     /// Classifies a request that produced no response.
     pub fn from_send(service: &'static str, error: reqwest_middleware::Error) -> Self {
         match &error {
@@ -89,7 +98,7 @@ impl Call {
 
     /// A call that is safe to repeat (a GET, or a POST whose idempotency
     /// key makes a repeat a no-op): retried when the service could not be
-    /// reached, did not answer in time, or answered 502, 503 or 504.
+    /// reached or answered 502, 503 or 504, while the deadline allows.
     pub const fn retried(service: &'static str, timeout: Duration) -> Self {
         Self {
             service,
@@ -141,11 +150,10 @@ impl Call {
                 .with_extension(ResendCount(resend_count))
                 .send()
                 .await;
+            // Not after a timeout: that attempt had the whole budget.
             let worth_repeating = match &outcome {
                 Ok(response) => matches!(response.status().as_u16(), 502..=504),
-                Err(reqwest_middleware::Error::Reqwest(error)) => {
-                    error.is_connect() || error.is_timeout()
-                }
+                Err(reqwest_middleware::Error::Reqwest(error)) => error.is_connect(),
                 Err(reqwest_middleware::Error::Middleware(_)) => false,
             };
             let pause = backoff(resend_count);
@@ -162,14 +170,11 @@ impl Call {
         }
     }
 
-    /// The problem a non-2xx answer carries. A 504 is the callee's own
-    /// deadline passing: the same as no answer in time.
+    /// The problem a non-2xx answer carries, as the callee wrote it (a 504
+    /// included: it may say more than "too slow", such as which order).
     async fn problem(&self, response: Response) -> CallError {
         let service = self.service;
         let status = response.status();
-        if status == StatusCode::GATEWAY_TIMEOUT {
-            return CallError::Timeout { service };
-        }
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {

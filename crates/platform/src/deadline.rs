@@ -27,8 +27,9 @@ pub const HEADER: &str = "request-timeout-ms";
 
 /// Kept back from each call's budget for the callee's answer to travel
 /// back and for this service to act on a timeout (mark an order, answer
-/// 504) before its own caller gives up.
-const MARGIN: Duration = Duration::from_millis(50);
+/// 504) before its own caller gives up: a tenth of what is left, and at
+/// least this.
+const MIN_MARGIN: Duration = Duration::from_millis(50);
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -46,7 +47,9 @@ pub fn remaining() -> Option<Duration> {
 /// smaller of `limit` and what the request has left, less the margin.
 /// Zero means there is no time left to make the call at all.
 pub fn budget(limit: Duration) -> Duration {
-    remaining().map_or(limit, |left| limit.min(left.saturating_sub(MARGIN)))
+    remaining().map_or(limit, |left| {
+        limit.min(left.saturating_sub(MIN_MARGIN.max(left / 10)))
+    })
 }
 
 /// Runs `future` with a deadline `budget` from now, as [`enforce`] does for
@@ -104,14 +107,15 @@ mod tests {
         within(Duration::from_secs(1), async {
             let first = budget(Duration::from_secs(3));
             assert!(
-                first <= Duration::from_millis(950) && first > Duration::from_millis(900),
-                "the request's deadline is the tighter one: {first:?}"
+                first <= Duration::from_millis(900) && first > Duration::from_millis(850),
+                "the request's deadline less a tenth is the tighter one: {first:?}"
             );
             assert_eq!(
                 budget(Duration::from_millis(200)),
                 Duration::from_millis(200)
             );
-            tokio::time::sleep(Duration::from_millis(960)).await;
+            // 50 ms left: all of it is margin.
+            tokio::time::sleep(Duration::from_millis(950)).await;
             assert_eq!(budget(Duration::from_secs(3)), Duration::ZERO);
         })
         .await

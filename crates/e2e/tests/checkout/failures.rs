@@ -5,46 +5,11 @@ use std::sync::Arc;
 
 use e2e::{Service, Suite, TraceTree};
 use serde_json::json;
-use sqlx::PgPool;
 
 use crate::support::{
-    APPROVED_CARD, DECLINED_CARD, checkout, get, one, post_checkout, reply, settled_trace,
+    APPROVED_CARD, DECLINED_CARD, checkout, database, get, one, post_checkout, product_with_stock,
+    reply, settled_trace, stock,
 };
-
-async fn database(suite: &Suite, service: Service) -> anyhow::Result<PgPool> {
-    let url = suite
-        .database_url(service)
-        .ok_or_else(|| anyhow::anyhow!("{service} has no database"))?;
-    Ok(PgPool::connect(&url).await?)
-}
-
-/// A product of this test's own, so its stock is not shared with the
-/// tests running beside it.
-async fn product_with_stock(suite: &Suite, stock: i32) -> anyhow::Result<(PgPool, String)> {
-    let db = database(suite, Service::Orders).await?;
-    let sku = format!("sku_test_{}", std::process::id() ^ rand_suffix());
-    sqlx::query("INSERT INTO products (sku, name, price_cents, currency, stock) VALUES ($1, 'Test', 1000, 'EUR', $2)")
-        .bind(&sku)
-        .bind(stock)
-        .execute(&db)
-        .await?;
-    Ok((db, sku))
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos())
-}
-
-async fn stock(db: &PgPool, sku: &str) -> anyhow::Result<i32> {
-    Ok(
-        sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
-            .bind(sku)
-            .fetch_one(db)
-            .await?,
-    )
-}
 
 pub async fn declined_card_leaves_order_payment_failed_and_stock_returned(
     suite: Arc<Suite>,

@@ -15,14 +15,19 @@
 //!   resource, kill switch, bad values.
 //! - `idempotency`: `Idempotency-Key`, under concurrency and misuse.
 //! - `outages`: a refusing, failing or hung collector costs nothing.
+//! - `resilience`: deadlines, a lost payment answer settled later, a
+//!   database cut and restored.
+//! - `faults`: `fault.<service>` baggage, each kind, and off by default.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
 mod configuration;
 mod events;
 mod failures;
+mod faults;
 mod idempotency;
 mod outages;
 mod propagation;
+mod resilience;
 mod secrets;
 mod shutdown;
 mod support;
@@ -81,6 +86,17 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         outages::failing_collector_costs_checkouts_nothing,
         outages::hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded,
         shutdown::in_flight_checkout_finishes_and_its_spans_are_flushed_at_sigterm,
+        resilience::slow_dependency_past_the_deadline_is_504_and_nobody_keeps_working,
+        resilience::a_charge_whose_answer_was_lost_is_settled_by_the_reconciler,
+        resilience::a_lost_decline_gives_the_stock_back_exactly_once,
+        resilience::a_failed_processor_call_is_settled_as_not_charged,
+        resilience::database_cut_and_restored_is_survived_without_a_restart,
+        faults::fault_error_fails_the_named_service_and_its_span,
+        faults::fault_latency_slows_one_hop_and_the_checkout_still_succeeds,
+        faults::fault_timeout_lets_the_callers_deadline_pass,
+        faults::fault_db_error_fails_the_services_first_statement,
+        faults::fault_latency_at_the_card_processor_shows_on_the_call_to_it,
+        faults::faults_are_ignored_unless_enabled,
     ]
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use e2e::{Service, Span, SpanKind, Suite, TraceTree};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 
 pub const APPROVED_CARD: &str = "4242424242424242";
 pub const DECLINED_CARD: &str = "4000000000000002";
@@ -213,4 +214,39 @@ pub async fn get_json(url: &str) -> anyhow::Result<Value> {
         response.status()
     );
     Ok(response.json().await?)
+}
+
+pub async fn database(suite: &Suite, service: Service) -> anyhow::Result<PgPool> {
+    let url = suite
+        .database_url(service)
+        .ok_or_else(|| anyhow::anyhow!("{service} has no database"))?;
+    Ok(PgPool::connect(&url).await?)
+}
+
+/// A product of this test's own, so its stock is not shared with the
+/// tests running beside it.
+pub async fn product_with_stock(suite: &Suite, stock: i32) -> anyhow::Result<(PgPool, String)> {
+    let db = database(suite, Service::Orders).await?;
+    let sku = format!("sku_test_{}", std::process::id() ^ rand_suffix());
+    sqlx::query("INSERT INTO products (sku, name, price_cents, currency, stock) VALUES ($1, 'Test', 1000, 'EUR', $2)")
+        .bind(&sku)
+        .bind(stock)
+        .execute(&db)
+        .await?;
+    Ok((db, sku))
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos())
+}
+
+pub async fn stock(db: &PgPool, sku: &str) -> anyhow::Result<i32> {
+    Ok(
+        sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
+            .bind(sku)
+            .fetch_one(db)
+            .await?,
+    )
 }

@@ -184,7 +184,9 @@ pub async fn unsettled(
 ) -> sqlx::Result<Vec<String>> {
     UNSETTLED
         .query_as::<(String,)>()
-        .bind(f64::from(u32::try_from(pending_for.as_millis()).unwrap_or(u32::MAX)))
+        .bind(f64::from(
+            u32::try_from(pending_for.as_millis()).unwrap_or(u32::MAX),
+        ))
         .bind(limit)
         .fetch_all(db)
         .await

@@ -1,8 +1,8 @@
 use anyhow::Context;
 use axum::http::StatusCode;
 use platform::client::{Call, CallError};
-use reqwest_middleware::reqwest::Response;
 use reqwest_middleware::ClientWithMiddleware;
+use reqwest_middleware::reqwest::Response;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
