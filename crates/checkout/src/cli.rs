@@ -47,6 +47,17 @@ pub struct Cli {
     /// Sent as the `Idempotency-Key` header (the same one on every checkout).
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// Ask one hop to fail, as `<service>=<fault>`: services `gateway`,
+    /// `users`, `orders`, `payments`, `notifications`, `card_processor`;
+    /// faults `error`, `timeout`, `db_error`, `latency:<n>ms`. Repeatable.
+    /// Sent as W3C baggage; the stack honours it because the compose file
+    /// sets `FAULTS_ENABLED=true`.
+    #[arg(long, value_parser = parse_fault)]
+    pub fault: Vec<String>,
+    /// How long this client waits, in milliseconds, announced to the
+    /// gateway (`request-timeout-ms`) so that every hop gives up with it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: Option<u64>,
 
     #[command(flatten)]
     pub scenario: Scenario,
@@ -88,7 +99,54 @@ pub struct Card {
     pub cvc: String,
 }
 
+const FAULTY_SERVICES: [&str; 6] = [
+    "gateway",
+    "users",
+    "orders",
+    "payments",
+    "notifications",
+    "card_processor",
+];
+
+/// `payments=error` → the baggage entry `fault.payments=error`.
+fn parse_fault(value: &str) -> Result<String, String> {
+    let (service, fault) = value
+        .split_once('=')
+        .ok_or("expected <service>=<fault>, as payments=error")?;
+    if !FAULTY_SERVICES.contains(&service) {
+        return Err(format!(
+            "no service {service:?}; one of {}",
+            FAULTY_SERVICES.join(", ")
+        ));
+    }
+    let latency_ok = fault
+        .strip_prefix("latency:")
+        .and_then(|latency| latency.strip_suffix("ms"))
+        .is_some_and(|millis| millis.parse::<u64>().is_ok());
+    if !(latency_ok || ["error", "timeout", "db_error"].contains(&fault)) {
+        return Err(format!(
+            "no fault {fault:?}; one of error, timeout, db_error, latency:<n>ms"
+        ));
+    }
+    Ok(format!("fault.{service}={fault}"))
+}
+
 impl Cli {
+    /// The headers each checkout carries besides its body.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if let Some(key) = &self.idempotency_key {
+            headers.push(("Idempotency-Key", key.clone()));
+        }
+        if !self.fault.is_empty() {
+            headers.push(("baggage", self.fault.join(",")));
+        }
+        if let Some(timeout) = self.timeout_ms {
+            headers.push(("request-timeout-ms", timeout.to_string()));
+        }
+        headers
+    }
+
     /// The request body the flags ask for. The scenario flags win over the
     /// defaults they replace (clap refuses both given explicitly).
     pub fn checkout_request(&self) -> CheckoutRequest {
@@ -120,6 +178,41 @@ mod tests {
     fn body(args: &[&str]) -> serde_json::Value {
         let cli = Cli::try_parse_from([&["checkout"], args].concat()).unwrap();
         serde_json::to_value(cli.checkout_request()).unwrap()
+    }
+
+    #[test]
+    fn faults_become_baggage_and_the_timeout_a_budget() {
+        let cli = Cli::parse_from([
+            "checkout",
+            "--fault",
+            "payments=error",
+            "--fault",
+            "users=latency:800ms",
+            "--timeout-ms",
+            "1500",
+        ]);
+        assert_eq!(
+            cli.headers(),
+            [
+                (
+                    "baggage",
+                    "fault.payments=error,fault.users=latency:800ms".to_owned()
+                ),
+                ("request-timeout-ms", "1500".to_owned()),
+            ]
+        );
+        assert!(Cli::parse_from(["checkout"]).headers().is_empty());
+        for bad in [
+            "payments",
+            "bank=error",
+            "users=explode",
+            "users=latency:5s",
+        ] {
+            assert!(
+                Cli::try_parse_from(["checkout", "--fault", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

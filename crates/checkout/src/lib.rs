@@ -75,8 +75,8 @@ async fn send_all(
     let body = cli.checkout_request();
     let spawn = |in_flight: &mut JoinSet<Outcome>| {
         let (client, gateway, body) = (client.clone(), cli.gateway.clone(), body.clone());
-        let key = cli.idempotency_key.clone();
-        in_flight.spawn(async move { send::send(&client, &gateway, &body, key.as_deref()).await });
+        let headers = cli.headers();
+        in_flight.spawn(async move { send::send(&client, &gateway, &body, &headers).await });
     };
     let mut in_flight = JoinSet::new();
     let mut sent = 0;

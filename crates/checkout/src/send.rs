@@ -43,12 +43,12 @@ pub async fn send(
     client: &reqwest::Client,
     gateway: &Url,
     body: &CheckoutRequest,
-    idempotency_key: Option<&str>,
+    headers: &[(&'static str, String)],
 ) -> Outcome {
     let url = format!("{}/checkout", gateway.as_str().trim_end_matches('/'));
     let mut request = client.post(&url).json(body);
-    if let Some(key) = idempotency_key {
-        request = request.header("Idempotency-Key", key);
+    for (name, value) in headers {
+        request = request.header(*name, value);
     }
     let started = Instant::now();
     let result = match request.send().await {

@@ -235,6 +235,18 @@ fn instrumented_services_export_to_the_collector_and_the_card_processor_does_not
 }
 
 #[test]
+fn every_binary_honours_fault_baggage_in_the_demo_stack() {
+    let compose = compose();
+    for (service, _, _) in RUST_SERVICES {
+        assert_eq!(
+            env(&compose, service, "FAULTS_ENABLED"),
+            Some("true"),
+            "{service}: `checkout --fault` must work against the stack"
+        );
+    }
+}
+
+#[test]
 fn orders_and_users_reach_nats_and_do_not_wait_for_it() {
     let compose = compose();
     assert!(
