@@ -27,6 +27,8 @@
 //!   assertions and for printing a trace when one fails.
 //! - [`suite`]: [`Suite`], every service built, started with a fresh
 //!   database, and stopped again; [`SuiteOptions`] for extra environment.
+//! - [`process_stats`]: [`ProcessStats`], a service's memory and CPU from
+//!   `/proc`.
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
 //!   answers 503, or hangs.
 //! - [`nats`]: [`NatsServer`], each suite's own NATS with JetStream.
@@ -38,6 +40,7 @@ pub mod broken_collector;
 pub mod model;
 pub mod nats;
 pub mod otlp;
+pub mod process_stats;
 pub mod suite;
 pub mod tcp_proxy;
 pub mod trace_tree;
@@ -46,6 +49,7 @@ pub use broken_collector::{BrokenCollector, Failure};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
 pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;
+pub use process_stats::ProcessStats;
 pub use suite::{Service, Suite, SuiteOptions, binary};
 pub use tcp_proxy::TcpProxy;
 pub use trace_tree::TraceTree;

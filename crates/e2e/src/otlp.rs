@@ -53,12 +53,32 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// How often the `wait_for_*` helpers look again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Everything received so far.
+/// Everything received so far, or only how many spans, for a benchmark
+/// whose receiver must not grow.
 #[derive(Default)]
 struct Store {
+    discard: bool,
+    span_count: usize,
     spans: Vec<Span>,
     logs: Vec<LogRecord>,
     raw: Vec<Bytes>,
+}
+
+impl Store {
+    fn keep_spans(&mut self, spans: Vec<Span>, raw: Bytes) {
+        self.span_count += spans.len();
+        if !self.discard {
+            self.spans.extend(spans);
+            self.raw.push(raw);
+        }
+    }
+
+    fn keep_logs(&mut self, logs: Vec<LogRecord>, raw: Bytes) {
+        if !self.discard {
+            self.logs.extend(logs);
+            self.raw.push(raw);
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Store>>;
@@ -77,6 +97,16 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Binds `127.0.0.1:0` and starts serving.
     pub fn start() -> anyhow::Result<Self> {
+        Self::serve(false)
+    }
+
+    /// A receiver that decodes and counts what it gets, and keeps nothing:
+    /// a collector that never falls behind, for benchmarks.
+    pub fn start_discarding() -> anyhow::Result<Self> {
+        Self::serve(true)
+    }
+
+    fn serve(discard: bool) -> anyhow::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -97,7 +127,10 @@ impl OtlpReceiver {
             )
         };
 
-        let store = Shared::default();
+        let store = Shared::new(Mutex::new(Store {
+            discard,
+            ..Store::default()
+        }));
         let router = Router::new()
             .route("/v1/traces", post(export_traces))
             .route("/v1/logs", post(export_logs))
@@ -152,6 +185,11 @@ impl OtlpReceiver {
     }
 
     /// Every span received so far, in arrival order.
+    /// How many spans arrived, kept or not.
+    pub fn span_count(&self) -> usize {
+        lock(&self.store).span_count
+    }
+
     pub fn spans(&self) -> Vec<Span> {
         self.store().spans.clone()
     }
@@ -255,10 +293,7 @@ async fn export_traces(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let request: ExportTraceServiceRequest = decode(&headers, &body)?;
-    let spans = flatten_spans(request.resource_spans);
-    let mut store = lock(&store);
-    store.spans.extend(spans);
-    store.raw.push(body);
+    lock(&store).keep_spans(flatten_spans(request.resource_spans), body);
     Ok(protobuf(&ExportTraceServiceResponse::default()))
 }
 
@@ -268,10 +303,7 @@ async fn export_logs(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let request: ExportLogsServiceRequest = decode(&headers, &body)?;
-    let logs = flatten_logs(request.resource_logs);
-    let mut store = lock(&store);
-    store.logs.extend(logs);
-    store.raw.push(body);
+    lock(&store).keep_logs(flatten_logs(request.resource_logs), body);
     Ok(protobuf(&ExportLogsServiceResponse::default()))
 }
 
@@ -286,9 +318,7 @@ impl TraceService for GrpcReceiver {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let request = request.into_inner();
         let raw = Bytes::from(request.encode_to_vec());
-        let mut store = lock(&self.0);
-        store.spans.extend(flatten_spans(request.resource_spans));
-        store.raw.push(raw);
+        lock(&self.0).keep_spans(flatten_spans(request.resource_spans), raw);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -301,9 +331,7 @@ impl LogsService for GrpcReceiver {
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
         let request = request.into_inner();
         let raw = Bytes::from(request.encode_to_vec());
-        let mut store = lock(&self.0);
-        store.logs.extend(flatten_logs(request.resource_logs));
-        store.raw.push(raw);
+        lock(&self.0).keep_logs(flatten_logs(request.resource_logs), raw);
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
 }

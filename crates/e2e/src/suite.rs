@@ -121,6 +121,9 @@ pub struct SuiteOptions {
     /// Services that reach Postgres through another address (a
     /// [`TcpProxy`](crate::TcpProxy) the test controls).
     pub database_through: BTreeMap<Service, std::net::SocketAddr>,
+    /// Whether the receiver keeps nothing, for benchmarks
+    /// ([`OtlpReceiver::start_discarding`]).
+    pub discard_telemetry: bool,
 }
 
 impl SuiteOptions {
@@ -182,7 +185,12 @@ impl Suite {
     /// Builds the binaries (once per test process), then starts every
     /// service and waits until each listens.
     pub async fn start(options: SuiteOptions) -> anyhow::Result<Self> {
-        let receiver = OtlpReceiver::start().context("starting the OTLP receiver")?;
+        let receiver = if options.discard_telemetry {
+            OtlpReceiver::start_discarding()
+        } else {
+            OtlpReceiver::start()
+        }
+        .context("starting the OTLP receiver")?;
         let binaries = tokio::task::spawn_blocking(binaries).await??;
 
         let run = run_id();
