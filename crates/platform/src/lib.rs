@@ -6,7 +6,8 @@
 //!
 //! - [`nats`]: the NATS connection and the `ORDERS` stream.
 //! - [`problem`]: [`Problem`], the one error body of the suite.
-//! - [`json`]: [`Json`], axum's extractor with problem rejections.
+//! - [`json`]: [`Json`], axum's extractor with problem rejections and a
+//!   deadline for the body.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
 //! - [`database`]: a service's own database, connected and migrated.
