@@ -1,5 +1,5 @@
 //! What every service shares that is not telemetry: RFC 9457 problem
-//! responses, a JSON extractor that answers with them, liveness and
+//! responses, JSON and path extractors that answer with them, liveness and
 //! readiness, and serving with graceful shutdown.
 //!
 //! # Layout
@@ -8,6 +8,7 @@
 //! - [`problem`]: [`Problem`], the one error body of the suite.
 //! - [`json`]: [`Json`], axum's extractor with problem rejections and a
 //!   deadline for the body.
+//! - [`path`]: [`Path`], axum's extractor with problem rejections.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
 //! - [`database`]: a service's own database, connected and migrated.
@@ -21,10 +22,12 @@ pub mod database;
 pub mod health;
 pub mod json;
 pub mod nats;
+pub mod path;
 pub mod problem;
 pub mod server;
 
 pub use json::Json;
+pub use path::Path;
 pub use problem::Problem;
 pub use server::{Server, run, service_router};
 

@@ -1,7 +1,5 @@
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
+use platform::Path;
 
 use crate::{AppState, clients::Order, error::ApiError};
 

@@ -1,10 +1,11 @@
 use anyhow::Context;
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
+use platform::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::{
