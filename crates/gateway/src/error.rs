@@ -10,6 +10,8 @@ pub enum ApiError {
     InvalidCheckout(Vec<String>),
     #[error("invalid Idempotency-Key header")]
     InvalidIdempotencyKey,
+    #[error("no order {0:?}")]
+    UnknownOrder(String),
     #[error(transparent)]
     Call(#[from] CallError),
 }
@@ -29,6 +31,12 @@ impl IntoResponse for ApiError {
                 "invalid-idempotency-key",
                 "Invalid Idempotency-Key",
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            ),
+            Self::UnknownOrder(id) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-order",
+                "Unknown order",
+                format!("There is no order {id:?}."),
             ),
             Self::Call(error) => call_problem(error),
         };

@@ -1,6 +1,6 @@
 //! What every service shares that is not telemetry: RFC 9457 problem
-//! responses, JSON and path extractors that answer with them, liveness and
-//! readiness, and serving with graceful shutdown.
+//! responses, JSON and path extractors that answer with them, the grammar
+//! of ids, liveness and readiness, and serving with graceful shutdown.
 //!
 //! # Layout
 //!
@@ -9,6 +9,8 @@
 //! - [`json`]: [`Json`], axum's extractor with problem rejections and a
 //!   deadline for the body.
 //! - [`path`]: [`Path`], axum's extractor with problem rejections.
+//! - [`id`]: the shape of the suite's public ids, checked before an id
+//!   reaches a query or a URL.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
 //! - [`database`]: a service's own database, connected and migrated.
@@ -20,6 +22,7 @@
 pub mod client;
 pub mod database;
 pub mod health;
+pub mod id;
 pub mod json;
 pub mod nats;
 pub mod path;
