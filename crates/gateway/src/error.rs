@@ -8,8 +8,6 @@ use platform::{Problem, client::CallError};
 pub enum ApiError {
     #[error("invalid checkout: {}", .0.join("; "))]
     InvalidCheckout(Vec<String>),
-    #[error("invalid Idempotency-Key header")]
-    InvalidIdempotencyKey,
     #[error("no order {0:?}")]
     UnknownOrder(String),
     #[error(transparent)]
@@ -26,12 +24,6 @@ impl IntoResponse for ApiError {
                 problems.join("; "),
             )
             .with("errors", problems),
-            Self::InvalidIdempotencyKey => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-idempotency-key",
-                "Invalid Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-            ),
             Self::UnknownOrder(id) => Problem::new(
                 StatusCode::NOT_FOUND,
                 "unknown-order",

@@ -1,6 +1,7 @@
 //! What every service shares that is not telemetry: RFC 9457 problem
 //! responses, JSON and path extractors that answer with them, the grammar
-//! of ids, liveness and readiness, and serving with graceful shutdown.
+//! of ids and of `Idempotency-Key`, liveness and readiness, and serving
+//! with graceful shutdown.
 //!
 //! # Layout
 //!
@@ -11,6 +12,7 @@
 //! - [`path`]: [`Path`], axum's extractor with problem rejections.
 //! - [`id`]: the shape of the suite's public ids, checked before an id
 //!   reaches a query or a URL.
+//! - [`idempotency_key`]: [`IdempotencyKey`], the `Idempotency-Key` header.
 //! - [`client`]: [`call`](client::call), one outcome type for calls to
 //!   other services.
 //! - [`database`]: a service's own database, connected and migrated.
@@ -23,12 +25,14 @@ pub mod client;
 pub mod database;
 pub mod health;
 pub mod id;
+pub mod idempotency_key;
 pub mod json;
 pub mod nats;
 pub mod path;
 pub mod problem;
 pub mod server;
 
+pub use idempotency_key::IdempotencyKey;
 pub use json::Json;
 pub use path::Path;
 pub use problem::Problem;
