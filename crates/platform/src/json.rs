@@ -6,8 +6,10 @@
 //! Unknown members are ignored, in every service: no request type says
 //! `#[serde(deny_unknown_fields)]`. It is the forward-compatible choice: a
 //! caller may send a member a later version of the contract adds, and an
-//! older service still answers. What a member's value means is checked by
-//! the known members' own types and parsers, never by its neighbours.
+//! older service still answers. An unknown member is skipped unread:
+//! `serde_json` does not look inside what it skips, so even bytes that are
+//! not UTF-8 in an unknown member's strings pass (everything a service
+//! reads is checked).
 //!
 //! A number literal past what a double holds (`1e400`) is refused by
 //! `serde_json` as unreadable, so it is 400; one that reads but does not fit

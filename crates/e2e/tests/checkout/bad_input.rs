@@ -630,6 +630,13 @@ impl JsonEndpoint {
 /// The request `flaw` makes of `base`, with the unknown members added.
 fn bad_body(path: &str, base: &Value, flaw: &Flaw, unknown: &[UnknownMember]) -> BadRequest {
     let mut body = base.clone();
+    // An unknown member is skipped unread, and a byte that is not UTF-8
+    // inside one is skipped with it: a stray byte goes where it is read.
+    let unknown = if matches!(flaw, Flaw::StrayByte(..)) {
+        &[]
+    } else {
+        unknown
+    };
     for member in unknown {
         if let Some(Value::Object(object)) = body.pointer_mut(member.within) {
             object.insert(member.name.clone(), member.value.clone());
