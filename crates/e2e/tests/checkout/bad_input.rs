@@ -9,8 +9,9 @@
 //! at least one way the contract names (a valid checkout would place a real
 //! order), and nothing generated holds what looks like a card number (a run
 //! of 12 to 19 digits that passes Luhn), so the final scan of what was
-//! logged stays meaningful. Seeds are random: a failure prints the shrunk
-//! case, and `PROPTEST_RNG_SEED` replays a run.
+//! logged stays meaningful. Seeds are random, so each run tries other
+//! cases: a failure prints the shrunk case, and `PROPTEST_RNG_SEED=<u64>`
+//! makes a run repeatable.
 
 use std::{
     io::{Read, Write},
