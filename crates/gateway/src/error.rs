@@ -8,8 +8,8 @@ use platform::{Problem, client::CallError};
 pub enum ApiError {
     #[error("invalid checkout: {}", .0.join("; "))]
     InvalidCheckout(Vec<String>),
-    #[error("invalid Idempotency-Key header")]
-    InvalidIdempotencyKey,
+    #[error("no order {0:?}")]
+    UnknownOrder(String),
     #[error(transparent)]
     Call(#[from] CallError),
 }
@@ -24,11 +24,11 @@ impl IntoResponse for ApiError {
                 problems.join("; "),
             )
             .with("errors", problems),
-            Self::InvalidIdempotencyKey => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-idempotency-key",
-                "Invalid Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            Self::UnknownOrder(id) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-order",
+                "Unknown order",
+                format!("There is no order {id:?}."),
             ),
             Self::Call(error) => call_problem(error),
         };

@@ -1,12 +1,18 @@
 //! What every service shares that is not telemetry: RFC 9457 problem
-//! responses, a JSON extractor that answers with them, liveness and
-//! readiness, and serving with graceful shutdown.
+//! responses, JSON and path extractors that answer with them, the grammar
+//! of ids and of `Idempotency-Key`, liveness and readiness, and serving
+//! with graceful shutdown.
 //!
 //! # Layout
 //!
 //! - [`nats`]: the NATS connection and the `ORDERS` stream.
 //! - [`problem`]: [`Problem`], the one error body of the suite.
-//! - [`json`]: [`Json`], axum's extractor with problem rejections.
+//! - [`json`]: [`Json`], axum's extractor with problem rejections and a
+//!   deadline for the body.
+//! - [`path`]: [`Path`], axum's extractor with problem rejections.
+//! - [`id`]: the shape of the suite's public ids, checked before an id
+//!   reaches a query or a URL.
+//! - [`idempotency_key`]: [`IdempotencyKey`], the `Idempotency-Key` header.
 //! - [`client`]: [`Call`](client::Call): calls to other services within
 //!   the deadline, retried when safe, with one outcome type.
 //! - [`deadline`]: a request's deadline, enforced and passed downstream.
@@ -22,12 +28,17 @@ pub mod database;
 pub mod deadline;
 pub mod faults;
 pub mod health;
+pub mod id;
+pub mod idempotency_key;
 pub mod json;
 pub mod nats;
+pub mod path;
 pub mod problem;
 pub mod server;
 
+pub use idempotency_key::IdempotencyKey;
 pub use json::Json;
+pub use path::Path;
 pub use problem::Problem;
 pub use server::{Server, ServiceOptions, run, service_router};
 

@@ -56,6 +56,16 @@ impl Problem {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// A 404 for a path that names nothing.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "There is nothing at this path.",
+        )
+    }
+
     /// A 500 that says nothing of the cause: the cause goes to the log and
     /// the trace, never to the client.
     pub fn internal() -> Self {
@@ -116,10 +126,16 @@ impl IntoResponse for Problem {
 
 /// The fallback of every router: unknown paths get a problem too.
 pub async fn not_found() -> Problem {
+    Problem::not_found()
+}
+
+/// The fallback for a known path with a method it does not serve. axum
+/// still adds the `Allow` header.
+pub async fn method_not_allowed() -> Problem {
     Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        "There is nothing at this path.",
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "This path does not serve this method; the Allow header lists those it does.",
     )
 }

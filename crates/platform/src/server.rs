@@ -33,7 +33,9 @@ where
         deadline,
         faults,
     } = options;
-    let mut api = api.fallback(crate::problem::not_found);
+    let mut api = api
+        .fallback(crate::problem::not_found)
+        .method_not_allowed_fallback(crate::problem::method_not_allowed);
     if faults.enabled {
         api = api.layer(axum::middleware::from_fn(move |request, next| {
             crate::faults::inject(name, request, next)

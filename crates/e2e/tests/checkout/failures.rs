@@ -272,6 +272,24 @@ pub async fn unknown_order_is_404(suite: Arc<Suite>) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn a_method_a_path_does_not_serve_is_405_with_allow(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let request = e2e::http_client().put(format!("{}/checkout", suite.url(Service::Gateway)));
+    let response = request.send().await?;
+    let allow = response
+        .headers()
+        .get("allow")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let reply =
+        reply(e2e::http_client().delete(format!("{}/checkout", suite.url(Service::Gateway))))
+            .await?;
+    reply.assert_problem(405, "method-not-allowed");
+    assert_eq!(allow.as_deref(), Some("POST"));
+    Ok(())
+}
+
 pub async fn stopped_dependency_is_503(_shared: Arc<Suite>) -> anyhow::Result<()> {
     // Its own suite: this test stops a service.
     let suite = Suite::start(e2e::SuiteOptions::default()).await?;

@@ -9,6 +9,8 @@
 //! - `trace`: the trace of a confirmed checkout, hop by hop.
 //! - `events`: `orders.confirmed` through the outbox and NATS to users.
 //! - `failures`: declined, unknown customer, unknown sku, sold out, bad input.
+//! - `bad_input`: generated bad bodies, path ids and headers to every
+//!   service's every endpoint; unknown members; slow bodies; huge heads.
 //! - `propagation`: incoming `traceparent`, sampled or not, malformed.
 //! - `secrets`: no card number or CVC in anything exported or logged.
 //! - `configuration`: the `OTEL_*` environment: samplers, exporters,
@@ -20,6 +22,7 @@
 //! - `faults`: `fault.<service>` baggage, each kind, and off by default.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 
+mod bad_input;
 mod configuration;
 mod events;
 mod failures;
@@ -41,10 +44,12 @@ use libtest_mimic::{Arguments, Failed, Trial};
 type TestFn = fn(Arc<Suite>) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// Every test of this binary: a name a user would recognise, and the test.
+/// Names start with their module (`bad_input::...`), so a filter can pick
+/// a module's tests.
 fn tests() -> Vec<(&'static str, TestFn)> {
     macro_rules! tests {
         ($($module:ident::$test:ident),* $(,)?) => {
-            vec![$((stringify!($test), |suite| Box::pin($module::$test(suite)) as _)),*]
+            vec![$((concat!(stringify!($module), "::", stringify!($test)), |suite| Box::pin($module::$test(suite)) as _)),*]
         };
     }
     tests![
@@ -68,7 +73,13 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         failures::invalid_fields_are_422_listing_every_problem,
         failures::malformed_bodies_are_400_and_oversized_413,
         failures::unknown_order_is_404,
+        failures::a_method_a_path_does_not_serve_is_405_with_allow,
         failures::stopped_dependency_is_503,
+        bad_input::generated_bad_input_gets_a_4xx_problem_from_every_endpoint,
+        bad_input::unknown_members_are_ignored_by_every_service,
+        bad_input::card_data_of_the_wrong_type_is_not_logged,
+        bad_input::slow_bodies_get_a_408_problem_in_time,
+        bad_input::heads_past_the_limit_get_hypers_431,
         propagation::caller_traceparent_parents_the_gateway_span,
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,

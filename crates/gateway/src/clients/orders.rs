@@ -1,4 +1,7 @@
-use platform::client::{Call, CallError};
+use platform::{
+    IdempotencyKey,
+    client::{Call, CallError},
+};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -6,7 +9,7 @@ use url::Url;
 use super::endpoint;
 use crate::{
     config::{ORDER_TIMEOUT, QUICK_CALL_TIMEOUT},
-    domain::{Checkout, IdempotencyKey},
+    domain::Checkout,
 };
 
 /// An order as `orders` describes it, relayed to the caller as it is.

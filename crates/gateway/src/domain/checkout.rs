@@ -46,6 +46,8 @@ impl Checkout {
         let mut problems = Vec::new();
         if request.customer_id.is_empty() {
             problems.push("customer_id is required".to_owned());
+        } else if !platform::id::is_well_formed(&request.customer_id, "cus") {
+            problems.push("customer_id is not a customer id".to_owned());
         }
         if request.items.is_empty() {
             problems.push("items must not be empty".to_owned());

@@ -1,13 +1,10 @@
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-};
+use axum::{Json, extract::State, http::StatusCode};
+use platform::IdempotencyKey;
 
 use crate::{
     AppState,
     clients::Order,
-    domain::{Checkout, CheckoutRequest, IdempotencyKey, YearMonth},
+    domain::{Checkout, CheckoutRequest, YearMonth},
     error::ApiError,
 };
 
@@ -15,10 +12,9 @@ use crate::{
 /// then ask for the confirmation message.
 pub async fn checkout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    key: Option<IdempotencyKey>,
     platform::Json(request): platform::Json<CheckoutRequest>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    let key = idempotency_key(&headers)?;
     let checkout = Checkout::parse(request, YearMonth::now()).map_err(ApiError::InvalidCheckout)?;
 
     let customer = state.users.find(&checkout.customer_id).await?;
@@ -38,11 +34,4 @@ pub async fn checkout(
         "checkout.completed"
     );
     Ok((StatusCode::CREATED, Json(order)))
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    headers
-        .get("idempotency-key")
-        .map(|value| IdempotencyKey::parse(value.as_bytes()).ok_or(ApiError::InvalidIdempotencyKey))
-        .transpose()
 }

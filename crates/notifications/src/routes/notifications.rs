@@ -31,8 +31,12 @@ pub async fn create(
     platform::Json(request): platform::Json<NotificationRequest>,
 ) -> Result<(StatusCode, Json<NotificationResponse>), ApiError> {
     let template = template(&request.template).ok_or(ApiError::Invalid("unknown template"))?;
-    if request.order_id.is_empty() || request.customer_id.is_empty() {
-        return Err(ApiError::Invalid("order_id and customer_id are required"));
+    if !platform::id::is_well_formed(&request.order_id, "ord")
+        || !platform::id::is_well_formed(&request.customer_id, "cus")
+    {
+        return Err(ApiError::Invalid(
+            "order_id and customer_id must be ids of the suite (ord_..., cus_...)",
+        ));
     }
     let id = format!("ntf_{}", uuid::Uuid::now_v7().simple());
     let row = db::notifications::insert(

@@ -73,8 +73,9 @@ pub struct OrderLine {
     pub quantity: Quantity,
 }
 
-/// An order that may be placed: a customer and 1 to 50 lines, each product
-/// once.
+/// An order that may be placed: a customer id of the suite's shape (users
+/// has the last word on whether the customer exists) and 1 to 50 lines,
+/// each product once.
 #[derive(Debug)]
 pub struct NewOrder {
     pub customer_id: String,
@@ -83,7 +84,7 @@ pub struct NewOrder {
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
-    #[error("customer_id is required")]
+    #[error("customer_id must be a customer id (cus_ and letters, digits or underscores)")]
     Customer,
     #[error("an order needs 1 to {MAX_LINES} items")]
     LineCount,
@@ -98,7 +99,7 @@ pub enum OrderError {
 impl NewOrder {
     /// `lines` as `(sku, quantity)` pairs, as the caller sent them.
     pub fn parse(customer_id: &str, lines: &[(String, i64)]) -> Result<Self, OrderError> {
-        if customer_id.is_empty() {
+        if !platform::id::is_well_formed(customer_id, "cus") {
             return Err(OrderError::Customer);
         }
         if lines.is_empty() || lines.len() > MAX_LINES {
@@ -167,6 +168,17 @@ mod tests {
             NewOrder::parse("cus_1001", &[]).unwrap_err(),
             OrderError::LineCount
         );
+    }
+
+    #[test]
+    fn refuses_customer_ids_that_cannot_be_ids() {
+        for customer_id in ["", "cus_", "cus_10\u{0}01", "1001"] {
+            assert_eq!(
+                NewOrder::parse(customer_id, &lines(&[("sku_mouse", 1)])).unwrap_err(),
+                OrderError::Customer,
+                "{customer_id:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 use anyhow::Context;
 use axum::{
     Json,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
+use platform::{IdempotencyKey, Path};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -66,18 +67,16 @@ impl TryFrom<&CreateOrderRequest> for NewOrder {
 /// `Idempotency-Key` when the caller sends one.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    key: Option<IdempotencyKey>,
     platform::Json(request): platform::Json<CreateOrderRequest>,
 ) -> Response {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok());
     let Some(key) = key else {
         return place(&state, &request)
             .await
             .map(|(status, body)| (status, Json(body)))
             .into_response();
     };
+    let key = key.as_str();
     match idempotency::begin(&state.db, key, &request.fingerprint()).await {
         Ok(Begin::Run) => idempotency::finish(&state.db, key, place(&state, &request).await).await,
         Ok(Begin::Replay(response)) => response,

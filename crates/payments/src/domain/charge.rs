@@ -23,7 +23,8 @@ impl fmt::Display for PaymentId {
 }
 
 /// A charge that can be sent to the processor: a positive amount in a
-/// three-letter currency, for an order, on a well-formed card.
+/// three-letter currency, for an order id of the suite's shape, on a
+/// well-formed card.
 #[derive(Debug)]
 pub struct Charge {
     pub order_id: String,
@@ -34,7 +35,7 @@ pub struct Charge {
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChargeError {
-    #[error("order_id must not be empty")]
+    #[error("order_id must be an order id (ord_ and letters, digits or underscores)")]
     OrderId,
     #[error("amount_cents must be positive")]
     Amount,
@@ -49,7 +50,9 @@ impl Charge {
         currency: &str,
         card: Card,
     ) -> Result<Self, ChargeError> {
-        if order_id.is_empty() || order_id.len() > 64 {
+        // Checked before the card is charged: an id the payments table
+        // refuses would fail the insert after the money has moved.
+        if !platform::id::is_well_formed(order_id, "ord") {
             return Err(ChargeError::OrderId);
         }
         if amount_cents <= 0 {
@@ -64,5 +67,32 @@ impl Charge {
             currency: currency.to_owned(),
             card,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> Card {
+        Card::parse("4242424242424242", 12, 2030, "123").unwrap()
+    }
+
+    #[test]
+    fn refuses_order_ids_that_cannot_be_ids_before_any_charge() {
+        for order_id in [
+            "",
+            "ord_",
+            "ord_1\u{0}",
+            "x_1",
+            &format!("ord_{}", "0".repeat(61)),
+        ] {
+            assert_eq!(
+                Charge::parse(order_id, 2900, "EUR", card()).unwrap_err(),
+                ChargeError::OrderId,
+                "{order_id:?}"
+            );
+        }
+        assert!(Charge::parse("ord_0195a1b2", 2900, "EUR", card()).is_ok());
     }
 }

@@ -1,17 +1,11 @@
 /// A customer id as the API shows it: `cus_` and up to 60 ASCII letters,
-/// digits or underscores.
+/// digits or underscores, the shape of every id of the suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerId(String);
 
 impl CustomerId {
     pub fn parse(value: &str) -> Option<Self> {
-        let rest = value.strip_prefix("cus_")?;
-        let valid = !rest.is_empty()
-            && rest.len() <= 60
-            && rest
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-        valid.then(|| Self(value.to_owned()))
+        platform::id::is_well_formed(value, "cus").then(|| Self(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,8 +1,6 @@
 use anyhow::Context;
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
+use platform::Path;
 use serde::Serialize;
 
 use crate::{AppState, db, domain::CustomerId, error::ApiError};

@@ -1,4 +1,18 @@
+//! `Idempotency-Key`, as the gateway and orders take it.
+
+use axum::{
+    extract::OptionalFromRequestParts,
+    http::{StatusCode, request::Parts},
+};
+
+use crate::Problem;
+
 /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+///
+/// As an extractor, `Option<IdempotencyKey>` is `None` without the header
+/// and a 400 problem when it is malformed. A malformed key is never
+/// ignored: the caller sent it to make the request once, and running the
+/// request without it could run it twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -11,6 +25,24 @@ impl IdempotencyKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Problem> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        Self::parse(value.as_bytes()).map(Some).ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            )
+        })
     }
 }
 
