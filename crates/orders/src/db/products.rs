@@ -33,7 +33,20 @@ const RESERVE: Statement = Statement::new(
      WHERE products.sku = line.sku",
 );
 
+/// Locks the products of an order's stored lines in sku order, the order
+/// [`LOCK`] takes them in: two transactions that lock in different orders
+/// can deadlock (two baskets with the same two products, one reserving and
+/// one giving back).
+const LOCK_ORDERED: Statement = Statement::new(
+    "SELECT",
+    "products",
+    "SELECT products.sku FROM products JOIN order_items AS item ON item.sku = products.sku \
+     WHERE item.order_id = $1 ORDER BY products.sku FOR UPDATE OF products",
+);
+
 /// Puts back what an order took, from its stored lines: the payment failed.
+/// An `UPDATE ... FROM` locks rows in whatever order its plan visits them,
+/// so the rows are locked in sku order first.
 const RELEASE: Statement = Statement::new(
     "UPDATE",
     "products",
@@ -43,6 +56,11 @@ const RELEASE: Statement = Statement::new(
 );
 
 pub async fn release(tx: &mut Transaction, order_id: &OrderId) -> sqlx::Result<()> {
+    LOCK_ORDERED
+        .query()
+        .bind(order_id.as_str().to_owned())
+        .execute(&mut *tx)
+        .await?;
     RELEASE
         .query()
         .bind(order_id.as_str().to_owned())
