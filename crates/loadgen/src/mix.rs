@@ -173,12 +173,18 @@ impl Mix {
         let kind = self
             .weights
             .pick(self.rng.random_range(0..self.weights.total()));
-        let repeated = if kind == Kind::Repeat {
-            self.repeat()
+        if kind == Kind::Repeat
+            && let Some(repeat) = self.repeat()
+        {
+            return repeat;
+        }
+        // A repeat drawn before anything was sent has nothing to repeat: it
+        // goes out as a first attempt.
+        self.make(if kind == Kind::Repeat {
+            Kind::Approved
         } else {
-            None
-        };
-        repeated.unwrap_or_else(|| self.make(kind))
+            kind
+        })
     }
 
     /// The part of every key that tells this run's checkouts apart.
@@ -197,17 +203,12 @@ impl Mix {
                 body["customer_id"] = json!(UNKNOWN_CUSTOMER);
                 body
             }
-            // A repeat drawn before anything was sent has nothing to
-            // repeat: it goes out as a first attempt.
+            // `next_checkout` never makes a repeat anew.
             Kind::Approved | Kind::Repeat => self.order(APPROVED_CARD),
         };
         self.made += 1;
         let checkout = Checkout {
-            kind: if kind == Kind::Repeat {
-                Kind::Approved
-            } else {
-                kind
-            },
+            kind,
             idempotency_key: format!("loadgen-{}-{}", self.run_id, self.made),
             body: body.to_string(),
         };
