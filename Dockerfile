@@ -25,9 +25,11 @@ RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --locked \
       -p gateway -p users -p orders -p payments -p notifications -p card-processor \
+      -p loadgen \
  && mkdir -p /out \
  && cp target/release/gateway target/release/users target/release/orders \
-       target/release/payments target/release/notifications target/release/card-processor /out/
+       target/release/payments target/release/notifications target/release/card-processor \
+       target/release/loadgen /out/
 
 # What every service image shares: a slim Debian (the same glibc as the
 # build) and an unprivileged user. bash stays for the compose health checks,
@@ -66,3 +68,8 @@ FROM runtime AS card-processor
 COPY --from=build /out/card-processor /usr/local/bin/card-processor
 EXPOSE 8085
 ENTRYPOINT ["/usr/local/bin/card-processor"]
+
+# Synthetic checkouts for the dashboards: a client, it listens on nothing.
+FROM runtime AS loadgen
+COPY --from=build /out/loadgen /usr/local/bin/loadgen
+ENTRYPOINT ["/usr/local/bin/loadgen"]

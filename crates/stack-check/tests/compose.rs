@@ -19,6 +19,10 @@ const RUST_SERVICES: [(&str, u16, bool); 6] = [
     ("card-processor", 8085, false),
 ];
 
+/// Binaries the stack runs that are not services of the contract: they
+/// listen on nothing.
+const CLIENTS: [&str; 1] = ["loadgen"];
+
 /// Who calls whom, by the callee URL variable the caller reads.
 const CALLS: [(&str, &str, &str); 5] = [
     ("gateway", "USERS_URL", "users"),
@@ -139,21 +143,27 @@ fn every_dependency_exists_and_health_conditions_have_a_health_check() {
 fn every_binary_is_built_from_its_own_dockerfile_target() {
     let compose = compose();
     let dockerfile = Repo::default().text("Dockerfile").unwrap();
+    let binaries = RUST_SERVICES
+        .iter()
+        .map(|(service, _, _)| *service)
+        .chain(CLIENTS);
+    for binary in binaries {
+        let target = compose.str_at(&format!("services.{binary}.build.target"));
+        assert_eq!(target, Some(binary), "{binary} builds its own target");
+        assert!(
+            dockerfile.contains(&format!(" AS {binary}\n")),
+            "Dockerfile has no stage {binary}"
+        );
+        assert!(
+            dockerfile.contains(&format!("-p {binary}")),
+            "the build stage builds {binary}"
+        );
+        assert!(
+            dockerfile.contains(&format!("/out/{binary} /usr/local/bin/{binary}")),
+            "{binary} is copied"
+        );
+    }
     for (service, port, _) in RUST_SERVICES {
-        let target = compose.str_at(&format!("services.{service}.build.target"));
-        assert_eq!(target, Some(service), "{service} builds its own target");
-        assert!(
-            dockerfile.contains(&format!(" AS {service}\n")),
-            "Dockerfile has no stage {service}"
-        );
-        assert!(
-            dockerfile.contains(&format!("-p {service}")),
-            "the build stage builds {service}"
-        );
-        assert!(
-            dockerfile.contains(&format!("/out/{service} /usr/local/bin/{service}")),
-            "{service} is copied"
-        );
         assert!(
             dockerfile.contains(&format!("EXPOSE {port}")),
             "{service} exposes {port}"
@@ -186,6 +196,35 @@ fn services_listen_on_the_contract_ports_and_call_each_other_by_name() {
             "{caller} starts after {callee} is ready"
         );
     }
+}
+
+#[test]
+fn the_load_generator_sends_gentle_traffic_to_the_gateway_once_it_is_ready() {
+    let compose = compose();
+    let args = compose.strings_at("services.loadgen.command");
+    let flag = |name: &str| {
+        args.iter()
+            .position(|arg| arg == name)
+            .and_then(|at| args.get(at + 1))
+            .map(String::as_str)
+    };
+    let gateway = format!("http://gateway:{}", port_of(&compose, "gateway"));
+    assert_eq!(flag("--gateway"), Some(gateway.as_str()));
+    let rate: f64 = flag("--rate").unwrap().parse().unwrap();
+    assert!(
+        rate > 0.0 && rate <= 5.0,
+        "a demo stack gets a few checkouts a second, not {rate}"
+    );
+    for wanted in ["--forever", "--quiet"] {
+        assert!(
+            args.iter().any(|arg| arg == wanted),
+            "loadgen runs {wanted}"
+        );
+    }
+    assert_eq!(
+        compose.str_at("services.loadgen.depends_on.gateway.condition"),
+        Some("service_healthy")
+    );
 }
 
 #[test]
