@@ -29,6 +29,8 @@
 //!   database, and stopped again; [`SuiteOptions`] for extra environment.
 //! - [`process_stats`]: [`ProcessStats`], a service's memory and CPU from
 //!   `/proc`.
+//! - [`cost`]: what tracing costs, measured under the load generator's
+//!   traffic in four telemetry configurations.
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
 //!   answers 503, or hangs.
 //! - [`nats`]: [`NatsServer`], each suite's own NATS with JetStream.
@@ -37,6 +39,7 @@
 //! - [`http_client`]: the plain client a test calls the services with.
 
 pub mod broken_collector;
+pub mod cost;
 pub mod model;
 pub mod nats;
 pub mod otlp;

@@ -1,0 +1,375 @@
+//! What tracing costs: the suite under the load generator's traffic in four
+//! telemetry configurations, one fresh suite (fresh databases) at a time.
+//!
+//! - (a) telemetry disabled (`OTEL_SDK_DISABLED=true`), the baseline;
+//! - (b) every trace sampled and exported to a receiver that discards it;
+//! - (c) every trace sampled, the collector refusing connections;
+//! - (d) every trace sampled, the collector accepting and never answering.
+//!
+//! For each: throughput at saturation (closed loop), p50/p99 at a fixed
+//! moderate rate (open loop, latency from each request's scheduled time),
+//! each service's peak RSS, and its CPU time per checkout from `/proc`.
+//! The benchmark (`cargo bench -p e2e --bench tracing_cost`) runs rounds in
+//! alternating order and prints [`table`]; a smoke test runs one short
+//! round in CI.
+
+use std::{
+    fmt::Write as _,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use loadgen::{Limit, Load, Mix, Weights};
+use url::Url;
+
+use crate::{BrokenCollector, Failure, ProcessStats, Service, Suite, SuiteOptions};
+
+/// The services that carry telemetry, in the order the table lists them.
+pub const INSTRUMENTED: [Service; 5] = [
+    Service::Gateway,
+    Service::Users,
+    Service::Orders,
+    Service::Payments,
+    Service::Notifications,
+];
+
+/// The four configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Telemetry {
+    Disabled,
+    Exported,
+    CollectorRefusing,
+    CollectorHanging,
+}
+
+impl Telemetry {
+    pub const ALL: [Self; 4] = [
+        Self::Disabled,
+        Self::Exported,
+        Self::CollectorRefusing,
+        Self::CollectorHanging,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Disabled => "(a) telemetry disabled",
+            Self::Exported => "(b) every trace exported",
+            Self::CollectorRefusing => "(c) collector refusing",
+            Self::CollectorHanging => "(d) collector hanging",
+        }
+    }
+
+    fn broken_collector(self) -> Option<Failure> {
+        match self {
+            Self::CollectorRefusing => Some(Failure::Refusing),
+            Self::CollectorHanging => Some(Failure::Hanging),
+            Self::Disabled | Self::Exported => None,
+        }
+    }
+}
+
+/// How long each part of a measurement lasts.
+#[derive(Clone, Copy, Debug)]
+pub struct Phases {
+    /// Closed loop before measuring: connections, pools, caches.
+    pub warm_up: Duration,
+    pub workers: usize,
+    pub saturation: Duration,
+    /// Requests per second of the open loop: well under saturation, the
+    /// same for every configuration.
+    pub rate: f64,
+    pub open_loop: Duration,
+}
+
+impl Phases {
+    pub const FULL: Self = Self {
+        warm_up: Duration::from_secs(3),
+        workers: 16,
+        saturation: Duration::from_secs(15),
+        rate: 100.0,
+        open_loop: Duration::from_secs(15),
+    };
+
+    /// Seconds, not minutes: does every configuration produce numbers?
+    pub const SMOKE: Self = Self {
+        warm_up: Duration::from_millis(300),
+        workers: 4,
+        saturation: Duration::from_secs(1),
+        rate: 20.0,
+        open_loop: Duration::from_secs(1),
+    };
+}
+
+/// One configuration, measured once.
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    pub telemetry: Telemetry,
+    /// Checkouts per second in the closed loop.
+    pub saturation_rate: f64,
+    /// Checkouts of the two measured phases answered other than 201.
+    pub failed: u64,
+    /// Open loop, from each request's scheduled time.
+    pub p50: Duration,
+    pub p99: Duration,
+    /// Per service of [`INSTRUMENTED`], MiB.
+    pub peak_rss_mib: Vec<f64>,
+    /// Per service of [`INSTRUMENTED`], over the saturation phase.
+    pub cpu_per_checkout: Vec<Duration>,
+    /// What reached the receiver (zero unless spans are exported).
+    pub spans_received: usize,
+}
+
+/// The suite as users run it, in `telemetry`'s configuration: the SDK's
+/// default batching, faults off, the reconciler at its default pace.
+pub async fn start_suite(telemetry: Telemetry) -> anyhow::Result<(Suite, Option<BrokenCollector>)> {
+    let broken = telemetry
+        .broken_collector()
+        .map(BrokenCollector::start)
+        .transpose()?;
+    let mut options = SuiteOptions {
+        discard_telemetry: true,
+        ..SuiteOptions::default()
+    }
+    .env("OTEL_BSP_SCHEDULE_DELAY", "5000")
+    .env("OTEL_BLRP_SCHEDULE_DELAY", "1000")
+    .env("FAULTS_ENABLED", "false")
+    .env("RECONCILE_INTERVAL_MS", "10000")
+    // Spans at INFO, as in production; the JSON log lines a checkout
+    // writes are part of what is measured.
+    .env("RUST_LOG", "info");
+    if telemetry == Telemetry::Disabled {
+        options = options.env("OTEL_SDK_DISABLED", "true");
+    }
+    if let Some(broken) = &broken {
+        options = options.env("OTEL_EXPORTER_OTLP_ENDPOINT", broken.endpoint());
+    }
+    let suite = Suite::start(options).await?;
+    Ok((suite, broken))
+}
+
+pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Measurement> {
+    let (suite, _broken) = start_suite(telemetry).await?;
+    let gateway = Url::parse(&suite.url(Service::Gateway))?;
+    let client = loadgen::http_client()?;
+    let mut mix = Mix::new(Weights::APPROVED_ONLY, 7);
+    let closed = Load::Closed {
+        workers: phases.workers,
+    };
+    let phase = async |load, duration, mix: &mut Mix| {
+        loadgen::run(
+            &client,
+            &gateway,
+            load,
+            Limit::Duration(duration),
+            mix,
+            |_| {},
+            std::future::pending(),
+        )
+        .await
+    };
+
+    phase(closed, phases.warm_up, &mut mix).await;
+    let before = cpu_times(&suite)?;
+    let saturation = phase(closed, phases.saturation, &mut mix).await;
+    let after = cpu_times(&suite)?;
+    let open = phase(Load::open(phases.rate), phases.open_loop, &mut mix).await;
+
+    let checkouts = saturation.count(loadgen::Outcome::Status(201)).max(1);
+    let cpu_per_checkout = before
+        .iter()
+        .zip(&after)
+        .map(|(before, after)| {
+            after.saturating_sub(*before) / u32::try_from(checkouts).unwrap_or(u32::MAX)
+        })
+        .collect();
+    let peak_rss_mib = INSTRUMENTED
+        .iter()
+        .map(|service| ProcessStats::read(suite.pid(*service)).map(|stats| stats.peak_rss_mib))
+        .collect::<anyhow::Result<_>>()?;
+    let failed = [&saturation, &open]
+        .iter()
+        .map(|summary| summary.requests() - summary.count(loadgen::Outcome::Status(201)))
+        .sum();
+    Ok(Measurement {
+        telemetry,
+        saturation_rate: saturation.rate(),
+        failed,
+        p50: open.latency(0.50),
+        p99: open.latency(0.99),
+        peak_rss_mib,
+        cpu_per_checkout,
+        spans_received: suite.receiver().span_count(),
+    })
+}
+
+fn cpu_times(suite: &Suite) -> anyhow::Result<Vec<Duration>> {
+    INSTRUMENTED
+        .iter()
+        .map(|service| {
+            ProcessStats::read(suite.pid(*service))
+                .map(|stats| stats.cpu)
+                .with_context(|| format!("reading {service}'s CPU time"))
+        })
+        .collect()
+}
+
+/// Measures every configuration `rounds` times, in reverse order every
+/// other round so that a machine warming up or drifting favours none, and
+/// returns each configuration's mean (peak memory: the highest seen).
+pub async fn compare(phases: Phases, rounds: usize) -> anyhow::Result<Vec<Measurement>> {
+    let mut runs: Vec<Vec<Measurement>> = Telemetry::ALL.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..Telemetry::ALL.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            eprintln!("round {}: {}", round + 1, Telemetry::ALL[index].label());
+            runs[index].push(measure(Telemetry::ALL[index], phases).await?);
+        }
+    }
+    Ok(runs.iter().map(|runs| mean(runs)).collect())
+}
+
+fn mean(runs: &[Measurement]) -> Measurement {
+    #[expect(clippy::cast_precision_loss, reason = "a handful of rounds")]
+    let count = runs.len() as f64;
+    let mean_of = |value: &dyn Fn(&Measurement) -> f64| runs.iter().map(value).sum::<f64>() / count;
+    let services = 0..INSTRUMENTED.len();
+    Measurement {
+        telemetry: runs[0].telemetry,
+        saturation_rate: mean_of(&|run| run.saturation_rate),
+        failed: runs.iter().map(|run| run.failed).sum(),
+        p50: Duration::from_secs_f64(mean_of(&|run| run.p50.as_secs_f64())),
+        p99: Duration::from_secs_f64(mean_of(&|run| run.p99.as_secs_f64())),
+        peak_rss_mib: services
+            .clone()
+            .map(|service| {
+                runs.iter()
+                    .map(|run| run.peak_rss_mib[service])
+                    .fold(0.0, f64::max)
+            })
+            .collect(),
+        cpu_per_checkout: services
+            .map(|service| {
+                Duration::from_secs_f64(mean_of(&|run| run.cpu_per_checkout[service].as_secs_f64()))
+            })
+            .collect(),
+        spans_received: runs.iter().map(|run| run.spans_received).sum(),
+    }
+}
+
+/// The results as one Markdown table, then the ratios to (a).
+pub fn table(results: &[Measurement], phases: Phases) -> String {
+    let names: Vec<&str> = INSTRUMENTED.iter().map(|service| service.name()).collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| configuration | checkouts/s at saturation ({} callers) | p50 ms at {}/s | p99 ms at {}/s \
+         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | not 201 | spans received |",
+        phases.workers,
+        phases.rate,
+        phases.rate,
+        names.join(" / "),
+        names.join(" / "),
+    );
+    let _ = writeln!(out, "|{}", " --- |".repeat(10));
+    for result in results {
+        let rss: Vec<String> = result
+            .peak_rss_mib
+            .iter()
+            .map(|mib| format!("{mib:.1}"))
+            .collect();
+        let cpu: Vec<String> = result
+            .cpu_per_checkout
+            .iter()
+            .map(|cpu| format!("{}", cpu.as_micros()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} |",
+            result.telemetry.label(),
+            result.saturation_rate,
+            millis(result.p50),
+            millis(result.p99),
+            rss.join(" / "),
+            result.peak_rss_mib.iter().sum::<f64>(),
+            cpu.join(" / "),
+            result.cpu_per_checkout.iter().sum::<Duration>().as_micros(),
+            result.failed,
+            result.spans_received,
+        );
+    }
+    if let Some(baseline) = results
+        .iter()
+        .find(|result| result.telemetry == Telemetry::Disabled)
+    {
+        let _ = writeln!(
+            out,
+            "\n| ratio to (a) | throughput | p99 |\n| --- | --- | --- |"
+        );
+        for result in results
+            .iter()
+            .filter(|result| result.telemetry != Telemetry::Disabled)
+        {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.2} |",
+                result.telemetry.label(),
+                result.saturation_rate / baseline.saturation_rate,
+                millis(result.p99) / millis(baseline.p99),
+            );
+        }
+    }
+    out
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// Runs the open loop at `rate` for `duration` with the collector hanging,
+/// and calls `report` with each service's RSS every `every`: the memory of
+/// a long outage must stay flat (a bounded queue, spans dropped and
+/// counted).
+pub async fn soak(
+    rate: f64,
+    duration: Duration,
+    every: Duration,
+    mut report: impl FnMut(Duration, &[f64]),
+) -> anyhow::Result<loadgen::Summary> {
+    let (suite, _broken) = start_suite(Telemetry::CollectorHanging).await?;
+    let gateway = Url::parse(&suite.url(Service::Gateway))?;
+    let client = loadgen::http_client()?;
+    let mut mix = Mix::new(Weights::APPROVED_ONLY, 11);
+    let started = Instant::now();
+    let sample = || -> anyhow::Result<Vec<f64>> {
+        INSTRUMENTED
+            .iter()
+            .map(|service| ProcessStats::read(suite.pid(*service)).map(|stats| stats.rss_mib))
+            .collect()
+    };
+    report(Duration::ZERO, &sample()?);
+    let load = loadgen::run(
+        &client,
+        &gateway,
+        Load::open(rate),
+        Limit::Duration(duration),
+        &mut mix,
+        |_| {},
+        std::future::pending(),
+    );
+    let sampling = async {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        while started.elapsed() + every <= duration {
+            ticks.tick().await;
+            match sample() {
+                Ok(rss) => report(started.elapsed(), &rss),
+                Err(error) => eprintln!("soak: {error:#}"),
+            }
+        }
+    };
+    let (summary, ()) = tokio::join!(load, sampling);
+    Ok(summary)
+}
