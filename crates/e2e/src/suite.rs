@@ -434,10 +434,17 @@ impl Suite {
 
 impl Drop for Suite {
     fn drop(&mut self) {
-        // Callers first, so no service logs errors about a callee that
-        // went away before it did.
+        // SIGTERM to callers first, so no service logs errors about a
+        // callee that went away before it did; then all shut down at once
+        // (with a hung collector each takes its whole flush deadline).
         for process in self.processes.iter().rev() {
-            if let Err(error) = process.stop_blocking() {
+            if let Err(error) = process.terminate() {
+                eprintln!("e2e: stopping {}: {error:#}", process.service);
+            }
+        }
+        let deadline = Instant::now() + DROP_TIMEOUT;
+        for process in self.processes.iter().rev() {
+            if let Err(error) = process.wait_until(deadline) {
                 eprintln!("e2e: stopping {}: {error:#}", process.service);
             }
         }
@@ -470,9 +477,8 @@ impl Process {
     }
 
     /// What `Drop` does: SIGTERM, a grace period, then SIGKILL.
-    fn stop_blocking(&self) -> anyhow::Result<()> {
-        self.terminate()?;
-        let deadline = Instant::now() + DROP_TIMEOUT;
+    /// Waits for a terminated process to exit, and kills it at `deadline`.
+    fn wait_until(&self, deadline: Instant) -> anyhow::Result<()> {
         while self.try_wait()?.is_none() {
             if Instant::now() >= deadline {
                 self.kill()?;

@@ -109,6 +109,7 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
     });
     let stdout = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(logs::NoSpanFields)
             .event_format(logs::JsonWithTraceContext)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),

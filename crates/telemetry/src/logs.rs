@@ -77,6 +77,23 @@ impl<S: Subscriber> Layer<S> for SdkNoiseLimiter {
 /// <fields>..,"trace_id":..,"span_id":..}`
 pub struct JsonWithTraceContext;
 
+/// Span fields for the fmt layer: none. The JSON lines name the current
+/// span and carry the trace ids, not the span's fields, yet by default the
+/// fmt layer formats every span's fields into a string when the span is
+/// created and again on every `record`: work for nothing on every span,
+/// beside the same fields going to OpenTelemetry.
+pub struct NoSpanFields;
+
+impl<'writer> FormatFields<'writer> for NoSpanFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        _: Writer<'writer>,
+        _: R,
+    ) -> fmt::Result {
+        Ok(())
+    }
+}
+
 impl<S, N> FormatEvent<S, N> for JsonWithTraceContext
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
