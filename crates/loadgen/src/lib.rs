@@ -19,10 +19,9 @@
 //! Every request says it is synthetic, twice: `User-Agent: loadgen/<version>`
 //! (the gateway's SERVER span records it as `user_agent.original`, so
 //! Tempo finds those traces with `{ span.user_agent.original =~ "loadgen/.*" }`)
-//! and the W3C baggage entry `synthetic=true`, which every service passes
-//! on to the next hop. No span or metric records baggage yet: a dashboard
-//! that filters on it needs the services (or the Collector) to copy the
-//! entry to an attribute first.
+//! and the W3C baggage entry `synthetic_request=true`, which every service
+//! passes on and records on its server span as `app.synthetic_request`
+//! (a span-metrics dimension in Tempo, so dashboards can leave it out).
 //!
 //! # Layout
 //!

@@ -24,7 +24,7 @@ const QUIET_PROGRESS_EVERY: Duration = Duration::from_mins(1);
 /// A seeded mix: mostly approved, some declined, sold out, invalid, for
 /// unknown customers, and retries with an earlier Idempotency-Key. Every
 /// request is marked as synthetic by its User-Agent (loadgen/<version>) and
-/// the baggage entry synthetic=true. At the end, and on Ctrl-C or SIGTERM,
+/// the baggage entry `synthetic_request=true`. At the end, and on Ctrl-C or SIGTERM,
 /// it prints requests, rate, latency percentiles and answers by status.
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version)]

@@ -17,8 +17,10 @@ use crate::summary::{Outcome, Summary};
 /// Sent on every request, so that traces of synthetic traffic can be told
 /// from real ones (the gateway records it as `user_agent.original`).
 pub const USER_AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
-/// The W3C baggage every request carries; each service passes it on.
-pub const BAGGAGE: &str = "synthetic=true";
+/// The W3C baggage every request carries; each service passes it on and
+/// marks its server span `app.synthetic_request = true`. The key is the
+/// one the OpenTelemetry demo's load generator uses.
+pub const BAGGAGE: &str = "synthetic_request=true";
 
 /// A request that has had no answer by then ends as [`Outcome::NoAnswer`]:
 /// the gateway gives up on a checkout after 10 s, so only a hung one gets

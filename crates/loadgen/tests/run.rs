@@ -177,7 +177,7 @@ async fn every_request_is_marked_synthetic_and_carries_its_key() {
         let header = |name: &str| headers.get(name).unwrap().to_str().unwrap();
         assert_eq!(header("user-agent"), loadgen::USER_AGENT);
         assert!(header("user-agent").starts_with("loadgen/"));
-        assert_eq!(header("baggage"), "synthetic=true");
+        assert_eq!(header("baggage"), "synthetic_request=true");
         assert_eq!(header("content-type"), "application/json");
         assert!(header("idempotency-key").starts_with("loadgen-"));
     }

@@ -131,7 +131,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             "baggage",
-            HeaderValue::from_static("synthetic=true,fault.payments=error,fault.users=latency:5ms"),
+            HeaderValue::from_static(
+                "synthetic_request=true,fault.payments=error,fault.users=latency:5ms",
+            ),
         );
         assert_eq!(requested(&headers, "payments"), Some(Fault::Error));
         assert_eq!(

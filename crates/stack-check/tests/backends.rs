@@ -78,6 +78,15 @@ fn tempo_receives_from_other_containers_and_writes_metrics_with_exemplars_to_pro
 }
 
 #[test]
+fn span_metrics_tell_the_load_generators_traffic_apart() {
+    let tempo = Repo::default().yaml("tempo.yaml").unwrap();
+    let dimensions = tempo.strings_at("metrics_generator.processor.span_metrics.dimensions");
+    // The attribute every service's server span gets from the load
+    // generator's `synthetic_request=true` baggage (telemetry::http_server).
+    assert_eq!(dimensions, ["app.synthetic_request"]);
+}
+
+#[test]
 fn prometheus_accepts_remote_write_and_exemplars() {
     let compose = Repo::default().compose().unwrap();
     let flags = compose.strings_at("services.prometheus.command");

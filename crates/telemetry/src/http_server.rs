@@ -24,7 +24,11 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     // A malformed traceparent extracts as an empty context: a new trace
     // starts. The only error is a span the filter disabled, which has no
     // parent to set.
-    let _ = span.set_parent(crate::propagation::extract(request.headers()));
+    let parent = crate::propagation::extract(request.headers());
+    if is_synthetic(&parent) {
+        span.set_attribute(SYNTHETIC_REQUEST, true);
+    }
+    let _ = span.set_parent(parent);
 
     let mut response = next.run(request).instrument(span.clone()).await;
     record_status(&span, response.status());
@@ -32,6 +36,19 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         response.headers_mut().insert("traceresponse", value);
     }
     response
+}
+
+/// Marks the server span of traffic a load generator made, so dashboards
+/// and queries can leave it out: the baggage entry and attribute the
+/// OpenTelemetry demo uses.
+const SYNTHETIC_REQUEST: &str = "app.synthetic_request";
+
+fn is_synthetic(context: &opentelemetry::Context) -> bool {
+    use opentelemetry::baggage::BaggageExt;
+    context
+        .baggage()
+        .get("synthetic_request")
+        .is_some_and(|value| value.as_str() == "true")
 }
 
 fn server_span(request: &Request) -> Span {

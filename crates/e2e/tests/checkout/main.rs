@@ -83,6 +83,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         propagation::caller_traceparent_parents_the_gateway_span,
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,
+        propagation::synthetic_baggage_marks_every_server_span,
         secrets::no_card_number_or_cvc_reaches_telemetry_or_logs,
         configuration::sdk_disabled_exports_nothing_and_logs_keep_their_trace_ids,
         configuration::always_off_samples_nothing_and_every_request_succeeds,

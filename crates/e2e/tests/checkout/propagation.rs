@@ -101,3 +101,38 @@ pub async fn malformed_traceparent_starts_a_new_trace(suite: Arc<Suite>) -> anyh
     }
     Ok(())
 }
+
+pub async fn synthetic_baggage_marks_every_server_span(suite: Arc<Suite>) -> anyhow::Result<()> {
+    let body = checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD);
+    let synthetic = post_checkout_with(
+        &suite,
+        &body,
+        &[
+            ("baggage", "synthetic_request=true"),
+            ("user-agent", loadgen::USER_AGENT),
+        ],
+    )
+    .await?;
+    let real = post_checkout_with(&suite, &body, &[]).await?;
+
+    for (reply, marked) in [(synthetic, true), (real, false)] {
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        let spans = settled_trace(&suite, &reply.trace_id).await;
+        let tree = e2e::TraceTree::new(&spans);
+        let servers: Vec<_> = spans
+            .iter()
+            .filter(|span| span.kind == e2e::SpanKind::Server)
+            .collect();
+        assert_eq!(servers.len(), 5, "{}", tree.render());
+        for span in servers {
+            let attribute = span.attr("app.synthetic_request").map(ToString::to_string);
+            assert_eq!(
+                attribute.as_deref(),
+                marked.then_some("true"),
+                "{span}\n{}",
+                tree.render()
+            );
+        }
+    }
+    Ok(())
+}
