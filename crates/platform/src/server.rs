@@ -3,7 +3,12 @@
 use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit, routing::MethodRouter};
-use tokio::{net::TcpListener, sync::oneshot};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
+use tokio::net::TcpListener;
 
 /// What every service's router needs to know of the service.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +60,10 @@ where
 /// Bodies past this size are refused with 413 before any handler runs.
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// How long a client may take to send a request's head (its line and
+/// headers), once connected.
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
 /// After a shutdown signal, how long in-flight requests may take to finish.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -79,26 +88,50 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting and lets
     /// in-flight requests finish for up to [`DRAIN_DEADLINE`].
+    ///
+    /// Connections are served by hyper directly rather than through
+    /// `axum::serve`, for one setting it does not expose: a deadline for
+    /// the request head. Without a timer, a client that sends half a head
+    /// and stalls holds its connection for as long as it likes.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        let (draining_tx, draining_rx) = oneshot::channel();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = draining_tx.send(());
-        });
-        let deadline = async {
-            if draining_rx.await.is_ok() {
-                tokio::time::sleep(DRAIN_DEADLINE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
+        let mut connections = auto::Builder::new(TokioExecutor::new());
+        connections
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_DEADLINE);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    // Out of file descriptors and the like: the next
+                    // accept may work; a busy loop would not help.
+                    Err(error) => {
+                        tracing::warn!(error = %error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let service = TowerToHyperService::new(self.router.clone());
+            let connection =
+                connections.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(async move {
+                // A client that went away mid-request is not our error.
+                let _ = connection.await;
+            });
+        }
+        drop(self.listener);
         tokio::select! {
-            result = serve => result,
-            () = deadline => {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(DRAIN_DEADLINE) => {
                 tracing::warn!(deadline = ?DRAIN_DEADLINE, "in-flight requests did not finish in time");
-                Ok(())
             }
         }
+        Ok(())
     }
 }
 

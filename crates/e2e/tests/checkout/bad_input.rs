@@ -235,6 +235,40 @@ pub async fn slow_bodies_get_a_408_problem_in_time(suite: Arc<Suite>) -> anyhow:
     Ok(())
 }
 
+/// A client that sends half a request head and stalls is cut off once the
+/// services' head deadline (10 s) passes, instead of holding its
+/// connection for as long as it likes.
+pub async fn slow_heads_are_cut_off_in_time(suite: Arc<Suite>) -> anyhow::Result<()> {
+    let mut clients = JoinSet::new();
+    for service in [Service::Gateway, Service::Orders] {
+        let address = address(&suite, service)?;
+        clients.spawn_blocking(move || -> anyhow::Result<(Service, Duration)> {
+            let mut stream = TcpStream::connect(address)?;
+            stream.set_read_timeout(Some(SLOW_BODY_VERDICT))?;
+            write!(
+                stream,
+                "POST /checkout HTTP/1.1\r\nhost: {address}\r\ncontent-type: appl"
+            )?;
+            let started = Instant::now();
+            let mut answer = Vec::new();
+            // Closed (or answered and closed): `read_to_end` returns. Still
+            // open at the verdict: the read times out with an error.
+            stream
+                .read_to_end(&mut answer)
+                .with_context(|| format!("{service} kept a stalled head open"))?;
+            Ok((service, started.elapsed()))
+        });
+    }
+    while let Some(result) = clients.join_next().await {
+        let (service, elapsed) = result??;
+        ensure!(
+            elapsed >= Duration::from_secs(9),
+            "{service} closed after {elapsed:?}, before the deadline"
+        );
+    }
+    Ok(())
+}
+
 /// hyper answers a request head past its limits (about 400 KiB, 100
 /// headers) itself, with 431 and no body: before axum and the services, so
 /// it is not problem+json and carries no trace. It is never a 5xx.

@@ -80,6 +80,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         bad_input::card_data_of_the_wrong_type_is_not_logged,
         bad_input::slow_bodies_get_a_408_problem_in_time,
         bad_input::heads_past_the_limit_get_hypers_431,
+        bad_input::slow_heads_are_cut_off_in_time,
         propagation::caller_traceparent_parents_the_gateway_span,
         propagation::unsampled_caller_exports_nothing_and_still_succeeds,
         propagation::malformed_traceparent_starts_a_new_trace,
