@@ -48,7 +48,7 @@ impl CallError {
     }
 
     /// Classifies a request that produced no response.
-    pub fn from_send(service: &'static str, error: reqwest_middleware::Error) -> Self {
+    fn from_send(service: &'static str, error: reqwest_middleware::Error) -> Self {
         match &error {
             reqwest_middleware::Error::Reqwest(inner) if inner.is_timeout() => {
                 Self::Timeout { service }

@@ -100,9 +100,15 @@ pub async fn fault_timeout_lets_the_callers_deadline_pass(suite: Arc<Suite>) -> 
         })
         .unwrap_or_else(|| panic!("no call to orders:\n{}", tree.render()));
     assert_failed_here(&tree, place, "timeout");
+    // orders stops at its deadline (a 504 nobody reads) or when the
+    // gateway hangs up, whichever its process sees first; never later.
     let orders = one(&tree, Service::Orders, "POST /orders");
-    assert_eq!(orders.int_attr("http.response.status_code"), Some(504));
-    assert!(orders.is_error());
+    assert!(
+        duration(orders) < Duration::from_millis(2500),
+        "{orders}:\n{}",
+        tree.render()
+    );
+    assert_ne!(orders.int_attr("http.response.status_code"), Some(201));
     assert!(
         tree.find(Service::Orders.name(), "orders.create_order")
             .is_none(),
