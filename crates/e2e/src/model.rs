@@ -52,6 +52,11 @@ impl Span {
         self.attr(key).and_then(AttributeValue::as_i64)
     }
 
+    /// From start to end, as the span recorded them.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.end_unix_nanos.saturating_sub(self.start_unix_nanos))
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self.status, Status::Error(_))
     }

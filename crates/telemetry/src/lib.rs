@@ -69,12 +69,6 @@ pub fn add_exception_event(span: &Span, exception_type: &'static str, message: &
 /// `error.type`, and an `exception` event with the type and message.
 pub fn record_exception(span: &Span, error_type: &'static str, message: &str) {
     span.set_attribute(semconv::ERROR_TYPE, error_type);
-    span.add_event(
-        "exception",
-        vec![
-            KeyValue::new(semconv::EXCEPTION_TYPE, error_type),
-            KeyValue::new(semconv::EXCEPTION_MESSAGE, message.to_owned()),
-        ],
-    );
+    add_exception_event(span, error_type, message);
     span.set_status(opentelemetry::trace::Status::error(message.to_owned()));
 }

@@ -17,10 +17,6 @@ fn body() -> serde_json::Value {
     checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)
 }
 
-fn duration(span: &Span) -> Duration {
-    Duration::from_nanos(span.end_unix_nanos.saturating_sub(span.start_unix_nanos))
-}
-
 /// The span the fault happened in: status ERROR, `error.type`, and an
 /// `exception` event.
 fn assert_failed_here(tree: &TraceTree<'_>, span: &Span, error_type: &str) {
@@ -68,10 +64,10 @@ pub async fn fault_latency_slows_one_hop_and_the_checkout_still_succeeds(
     let spans = trace_with(&suite, &reply.trace_id, CONFIRMED_CHECKOUT_SPANS).await;
     let tree = TraceTree::new(&spans);
     let users = one(&tree, Service::Users, "GET /users/{customer_id}");
-    assert!(duration(users) >= Duration::from_millis(800), "{users}");
+    assert!(users.duration() >= Duration::from_millis(800), "{users}");
     let orders = one(&tree, Service::Orders, "POST /orders");
     assert!(
-        duration(orders) < Duration::from_millis(800),
+        orders.duration() < Duration::from_millis(800),
         "only users waited"
     );
     Ok(())
@@ -104,7 +100,7 @@ pub async fn fault_timeout_lets_the_callers_deadline_pass(suite: Arc<Suite>) -> 
     // gateway hangs up, whichever its process sees first; never later.
     let orders = one(&tree, Service::Orders, "POST /orders");
     assert!(
-        duration(orders) < Duration::from_millis(2500),
+        orders.duration() < Duration::from_millis(2500),
         "{orders}:\n{}",
         tree.render()
     );
@@ -157,7 +153,7 @@ pub async fn fault_latency_at_the_card_processor_shows_on_the_call_to_it(
     let spans = trace_with(&suite, &reply.trace_id, CONFIRMED_CHECKOUT_SPANS).await;
     let tree = TraceTree::new(&spans);
     let call = one(&tree, Service::Payments, "POST");
-    assert!(duration(call) >= Duration::from_millis(300), "{call}");
+    assert!(call.duration() >= Duration::from_millis(300), "{call}");
     assert!(!call.is_error());
     Ok(())
 }

@@ -10,17 +10,13 @@ use anyhow::Context;
 use e2e::{Service, Span, Suite, SuiteOptions, TcpProxy, TraceTree};
 
 use crate::support::{
-    APPROVED_CARD, DECLINED_CARD, checkout, database, get, one, post_checkout, post_checkout_with,
-    product_with_stock, settled_trace, stock,
+    APPROVED_CARD, DECLINED_CARD, Reply, checkout, database, get, one, post_checkout,
+    post_checkout_with, product_with_stock, settled_trace, stock,
 };
 
 /// How long a test waits for the reconciler (a pass every 300 ms in the
 /// suite) to settle an order.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn duration(span: &Span) -> Duration {
-    Duration::from_nanos(span.end_unix_nanos.saturating_sub(span.start_unix_nanos))
-}
 
 pub async fn slow_dependency_past_the_deadline_is_504_and_nobody_keeps_working(
     suite: Arc<Suite>,
@@ -53,9 +49,9 @@ pub async fn slow_dependency_past_the_deadline_is_504_and_nobody_keeps_working(
     // its own 3 s limit nor after the 5 s of latency.
     let users = one(&tree, Service::Users, "GET /users/{customer_id}");
     assert!(
-        duration(users) < Duration::from_millis(2500),
+        users.duration() < Duration::from_millis(2500),
         "{:?}:\n{}",
-        duration(users),
+        users.duration(),
         tree.render()
     );
     assert!(
@@ -120,21 +116,35 @@ async fn reconciliation_trace(suite: &Suite, order_id: &str) -> anyhow::Result<V
     }
 }
 
+/// A checkout of `quantity` of `sku` whose call to the card processor
+/// meets `fault`, under a 2 s deadline: the payment's attempt ends with
+/// the request's deadline, and only then may the reconciler settle it.
+async fn checkout_with_processor_fault(
+    suite: &Suite,
+    customer_id: &str,
+    sku: &str,
+    quantity: i64,
+    card: &str,
+    fault: &str,
+) -> anyhow::Result<Reply> {
+    let baggage = format!("fault.card_processor={fault}");
+    post_checkout_with(
+        suite,
+        &checkout(customer_id, sku, quantity, card),
+        &[("request-timeout-ms", "2000"), ("baggage", &baggage)],
+    )
+    .await
+}
+
 pub async fn a_charge_whose_answer_was_lost_is_settled_by_the_reconciler(
     suite: Arc<Suite>,
 ) -> anyhow::Result<()> {
     let (orders_db, sku) = product_with_stock(&suite, 10).await?;
 
     // The processor charges the card and never answers.
-    let reply = post_checkout_with(
-        &suite,
-        &checkout("cus_1001", &sku, 2, APPROVED_CARD),
-        &[
-            ("request-timeout-ms", "2000"),
-            ("baggage", "fault.card_processor=timeout"),
-        ],
-    )
-    .await?;
+    let reply =
+        checkout_with_processor_fault(&suite, "cus_1001", &sku, 2, APPROVED_CARD, "timeout")
+            .await?;
 
     reply.assert_problem(504, "dependency-timeout");
     assert_eq!(
@@ -192,15 +202,9 @@ pub async fn a_lost_decline_gives_the_stock_back_exactly_once(
 ) -> anyhow::Result<()> {
     let (orders_db, sku) = product_with_stock(&suite, 10).await?;
 
-    let reply = post_checkout_with(
-        &suite,
-        &checkout("cus_1002", &sku, 3, DECLINED_CARD),
-        &[
-            ("request-timeout-ms", "2000"),
-            ("baggage", "fault.card_processor=timeout"),
-        ],
-    )
-    .await?;
+    let reply =
+        checkout_with_processor_fault(&suite, "cus_1002", &sku, 3, DECLINED_CARD, "timeout")
+            .await?;
 
     reply.assert_problem(504, "dependency-timeout");
     let order_id = reply.str("order_id").to_owned();
@@ -235,17 +239,8 @@ pub async fn a_failed_processor_call_is_settled_as_not_charged(
     let (orders_db, sku) = product_with_stock(&suite, 10).await?;
 
     // The processor fails before charging anything; payments cannot know.
-    let reply = post_checkout_with(
-        &suite,
-        &checkout("cus_1001", &sku, 1, APPROVED_CARD),
-        &[
-            // The payment's attempt ends with the request's deadline; only
-            // then may the reconciler call it never charged.
-            ("request-timeout-ms", "2000"),
-            ("baggage", "fault.card_processor=error"),
-        ],
-    )
-    .await?;
+    let reply =
+        checkout_with_processor_fault(&suite, "cus_1001", &sku, 1, APPROVED_CARD, "error").await?;
 
     reply.assert_problem(502, "dependency-failed");
     assert_eq!(
