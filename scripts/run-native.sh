@@ -12,7 +12,11 @@ cd "$(dirname "$0")/.."
 profile=${PROFILE:-debug}
 services=(card-processor payments notifications users orders gateway)
 flag=(); [ "$profile" = release ] && flag=(--release)
-cargo build "${flag[@]}" $(printf -- '-p %s ' "${services[@]}")
+# The whole workspace's binaries, as `cargo test --workspace` and the e2e
+# suite build them: cargo resolves features over the packages it is asked
+# for, so building only these six would pick another feature set and
+# compile the dependency tree again.
+cargo build "${flag[@]}" --workspace --bins
 
 : "${PGHOST:=localhost}"
 export DATABASE_HOST_URL=${DATABASE_HOST_URL:-postgres://postgres:postgres@${PGHOST}:5432}

@@ -99,17 +99,8 @@ async fn publish_unsent(
             .context("creating the ORDERS stream")?;
         *stream_exists = true;
     }
-    loop {
-        // Each batch is a small trace of its own; every event's `send` span
-        // joins the trace the event was created in.
-        let batch = tracing::info_span!("outbox.relay", otel.kind = "internal");
-        let published = publish_batch(db, jetstream, destination)
-            .instrument(batch)
-            .await?;
-        if published == 0 {
-            return Ok(());
-        }
-    }
+    while publish_batch(db, jetstream, destination).await? > 0 {}
+    Ok(())
 }
 
 async fn publish_batch(
@@ -118,7 +109,14 @@ async fn publish_batch(
     destination: &Destination,
 ) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
-    let rows = db::outbox::unsent(&mut tx, BATCH).await?;
+    // The scan for unsent rows is not traced. A relay pass is no request of
+    // anybody's: as a trace of its own it would stand beside every checkout
+    // it serves (and one more for the pass that finds nothing), and it
+    // would be sampled even when the checkout was not. What publishing an
+    // event costs is in that event's own trace: its `send` span and the
+    // `UPDATE outbox` that marks it sent, under the creation context, so
+    // an unsampled checkout's event stays unsampled end to end.
+    let rows = telemetry::db::untraced(db::outbox::unsent(&mut tx, BATCH)).await?;
     for row in &rows {
         publish(jetstream, destination, row, &mut tx).await?;
     }

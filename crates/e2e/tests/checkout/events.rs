@@ -8,8 +8,8 @@ use e2e::{Service, SpanKind, Suite, SuiteOptions, TraceTree};
 use serde_json::json;
 
 use crate::support::{
-    APPROVED_CARD, CONFIRMED_CHECKOUT_SPANS, EXPORT_TIMEOUT, assert_child_of, checkout, get_json,
-    one, post_checkout, trace_with,
+    APPROVED_CARD, CONFIRMED_CHECKOUT_SPANS, EXPORT_TIMEOUT, assert_child_of, checkout, database,
+    get_json, one, post_checkout, post_checkout_with, trace_with,
 };
 
 /// `orders_confirmed` and `lifetime_spend_cents` of a customer, from users.
@@ -118,6 +118,69 @@ pub async fn confirmed_order_event_joins_the_checkout_trace(
         Some("users")
     );
     Ok(())
+}
+
+/// What a user sees in Tempo's "recent traces": one checkout is one trace,
+/// the relay's passes add none, and an unsampled checkout's event is
+/// unsampled all the way through the consumer.
+pub async fn one_checkout_is_one_trace_and_an_unsampled_one_exports_nothing(
+    _shared: Arc<Suite>,
+) -> anyhow::Result<()> {
+    // Its own suite: the shared one's receiver holds every other test's
+    // traces. Progress is read from users' database, not its API, which
+    // would make traces of its own.
+    let suite = Suite::start(SuiteOptions::default()).await?;
+    let users = database(&suite, Service::Users).await?;
+    let body = checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD);
+
+    let sampled = post_checkout(&suite, &body).await?;
+    assert_eq!(sampled.status, 201, "{:#}", sampled.body);
+    assert_eq!(events_processed_become(&users, 1).await?, 1);
+
+    let unsampled_parent = format!("00-{:032x}-00f067aa0ba902b7-00", 0x5eed_u128);
+    let unsampled =
+        post_checkout_with(&suite, &body, &[("traceparent", &unsampled_parent)]).await?;
+    assert_eq!(unsampled.status, 201, "{:#}", unsampled.body);
+    assert_eq!(
+        events_processed_become(&users, 2).await?,
+        2,
+        "the unsampled checkout's event was processed too"
+    );
+
+    // Several batch intervals, for anything still to be exported.
+    trace_with(&suite, &sampled.trace_id, CONFIRMED_CHECKOUT_SPANS).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spans = suite.receiver().spans();
+    let others: Vec<String> = spans
+        .iter()
+        .filter(|span| span.trace_id != sampled.trace_id)
+        .map(|span| {
+            format!(
+                "{} {} {} (trace {})",
+                span.service, span.name, span.kind, span.trace_id
+            )
+        })
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only the sampled checkout's trace is exported, yet also:\n{}",
+        others.join("\n")
+    );
+    Ok(())
+}
+
+/// Waits until users has processed `expected` events, and returns the last count seen.
+async fn events_processed_become(users: &sqlx::PgPool, expected: i64) -> anyhow::Result<i64> {
+    let deadline = tokio::time::Instant::now() + EXPORT_TIMEOUT;
+    loop {
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+            .fetch_one(users)
+            .await?;
+        if seen == expected || tokio::time::Instant::now() > deadline {
+            return Ok(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub async fn each_event_counts_once_and_a_poison_message_is_set_aside(

@@ -60,6 +60,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         trace::card_processor_exports_nothing,
         trace::logs_carry_the_trace_of_their_request,
         events::confirmed_order_event_joins_the_checkout_trace,
+        events::one_checkout_is_one_trace_and_an_unsampled_one_exports_nothing,
         events::each_event_counts_once_and_a_poison_message_is_set_aside,
         events::nats_outage_never_fails_a_checkout_and_events_follow_when_it_returns,
         events::services_start_and_serve_with_nats_absent,
