@@ -16,7 +16,11 @@ async fn main() -> ExitCode {
         }
     };
     if let Ok(address) = server.local_addr() {
-        tracing::info!(%address, "card-processor listening");
+        tracing::info!(
+            server.address = %address.ip(),
+            server.port = address.port(),
+            "card-processor listening"
+        );
     }
     match server.run(platform::server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

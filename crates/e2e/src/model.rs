@@ -196,6 +196,8 @@ pub struct LogRecord {
     pub trace_id: Option<String>,
     pub span_id: Option<String>,
     pub severity_text: String,
+    /// The record's event name; empty for a plain log line.
+    pub event_name: String,
     /// A string body as is; any other body as its [`AttributeValue`] text.
     pub body: String,
     pub attributes: BTreeMap<String, AttributeValue>,
@@ -270,6 +272,7 @@ pub(crate) fn flatten_logs(resource_logs: Vec<ResourceLogs>) -> Vec<LogRecord> {
                 trace_id: non_empty_id(&record.trace_id),
                 span_id: non_empty_id(&record.span_id),
                 severity_text: record.severity_text,
+                event_name: record.event_name,
                 body: match record.body.map(attribute_value) {
                     Some(AttributeValue::String(body)) => body,
                     Some(other) => other.to_string(),

@@ -520,15 +520,17 @@ fn capture(
     })
 }
 
-/// The address in `{"message":"<service> listening","address":"..."}`, the
-/// first line `platform::run` logs.
+/// The address in `{"message":"<service> listening","server.address":"..",
+/// "server.port":..}`, the first line `platform::run` logs.
 fn listening(service: Service, line: &str) -> Option<SocketAddr> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let message = value.get("message")?.as_str()?;
     if message != format!("{service} listening") {
         return None;
     }
-    value.get("address")?.as_str()?.parse().ok()
+    let ip: std::net::IpAddr = value.get("server.address")?.as_str()?.parse().ok()?;
+    let port = u16::try_from(value.get("server.port")?.as_u64()?).ok()?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Variables the suite sets itself, or that would point a service elsewhere.

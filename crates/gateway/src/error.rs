@@ -40,7 +40,7 @@ impl IntoResponse for ApiError {
 fn call_problem(error: CallError) -> Problem {
     match error {
         CallError::Unavailable { service } => {
-            tracing::warn!(service, "dependency unavailable");
+            tracing::warn!(service.peer.name = service, "dependency unavailable");
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "dependency-unavailable",
@@ -49,7 +49,7 @@ fn call_problem(error: CallError) -> Problem {
             )
         }
         CallError::Timeout { service } => {
-            tracing::warn!(service, "dependency timed out");
+            tracing::warn!(service.peer.name = service, "dependency timed out");
             Problem::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "dependency-timeout",
@@ -61,7 +61,11 @@ fn call_problem(error: CallError) -> Problem {
         // declined, unavailable payments) are the caller's answers too.
         CallError::Problem { problem, .. } if problem.status != 500 => *problem,
         CallError::Problem { service, problem } => {
-            tracing::error!(service, detail = problem.detail, "dependency failed");
+            tracing::error!(
+                service.peer.name = service,
+                error.message = problem.detail,
+                "dependency failed"
+            );
             Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "dependency-failed",
@@ -71,8 +75,8 @@ fn call_problem(error: CallError) -> Problem {
         }
         CallError::Unexpected { service, source } => {
             tracing::error!(
-                service,
-                error = format!("{source:#}"),
+                service.peer.name = service,
+                error.message = format!("{source:#}"),
                 "dependency call failed"
             );
             Problem::new(

@@ -70,7 +70,7 @@ pub async fn begin(db: &Database, key: &str, fingerprint: &str) -> Result<Begin,
             return Err(ApiError::IdempotencyKeyReused);
         }
         if let (Some(status), Some(body)) = (row.response_status, row.response_body) {
-            tracing::info!("idempotent replay");
+            tracing::info!(name: "order.idempotent_replay", "idempotent replay");
             return Ok(Begin::Replay(replay(status, &body)));
         }
         if tokio::time::Instant::now() >= deadline {
@@ -106,7 +106,7 @@ pub async fn finish<T: serde::Serialize>(
     if let Err(error) = kept {
         // The answer still goes out; a retry will find the key running and
         // wait, then run again once the key expires.
-        tracing::warn!(error = %error, "the idempotent answer was not stored");
+        tracing::warn!(error.message = %error, "the idempotent answer was not stored");
     }
     replay(i32::from(status.as_u16()), &body.to_string())
 }

@@ -45,7 +45,7 @@ pub async fn create_order(
         let span = Span::current();
         span.record("order.total_cents", total_cents);
         span.record("order.currency", currency.as_str());
-        tracing::info!("order.reserved");
+        tracing::info!(name: "order.reserved", "order reserved");
 
         let charged = state
             .payments
@@ -206,7 +206,7 @@ pub async fn confirm(
     state.relay.wake();
     let span = Span::current();
     span.record("order.status", "confirmed");
-    tracing::info!(payment.id = payment_id, "order.confirmed");
+    tracing::info!(name: "order.confirmed", { payment.id = payment_id }, "order confirmed");
     Ok(())
 }
 
@@ -228,6 +228,6 @@ pub async fn fail(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
     }
     tx.commit().await.context("committing the release")?;
     Span::current().record("order.status", "payment_failed");
-    tracing::info!("order.payment_failed");
+    tracing::info!(name: "order.payment_failed", "order payment failed");
     Ok(())
 }

@@ -35,7 +35,10 @@ pub fn start(state: AppState, every: Duration) {
         loop {
             passes.tick().await;
             if let Err(error) = pass(&state).await {
-                tracing::warn!(error = format!("{error:#}"), "reconciliation pass failed");
+                tracing::warn!(
+                    error.message = format!("{error:#}"),
+                    "reconciliation pass failed"
+                );
             }
         }
     });
@@ -57,7 +60,7 @@ async fn pass(state: &AppState) -> anyhow::Result<()> {
             Some(Ok(())) => {}
             Some(Err(error)) => tracing::warn!(
                 order.id = id.as_str(),
-                error = format!("{error:#}"),
+                error.message = format!("{error:#}"),
                 "settling an order failed; it is tried again next pass"
             ),
             None => tracing::warn!(order.id = id.as_str(), "settling an order timed out"),
@@ -99,7 +102,7 @@ async fn settle(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
             }
             ("declined" | "not_charged", _) => ordering::fail(state, id).await,
             (status, _) => {
-                tracing::info!(status, "payment not settled yet");
+                tracing::info!(payment.outcome = status, "payment not settled yet");
                 Ok(())
             }
         }

@@ -95,7 +95,7 @@ async fn record(
     let outcome = match answer {
         ProcessorAnswer::Approved { charge_id } => {
             span.record("payment.outcome", "approved");
-            tracing::info!("payment.approved");
+            tracing::info!(name: "payment.approved", "payment approved");
             Outcome::Approved {
                 processor_charge_id: charge_id,
             }
@@ -107,7 +107,11 @@ async fn record(
                 "CardDeclined",
                 &format!("card declined: {decline_code}"),
             );
-            tracing::info!(decline_code = decline_code.as_str(), "payment.declined");
+            tracing::info!(
+                name: "payment.declined",
+                { payment.decline_code = decline_code.as_str() },
+                "payment declined"
+            );
             Outcome::Declined { decline_code }
         }
     };
@@ -175,7 +179,7 @@ pub async fn settle_order(state: &AppState, order_id: &str) -> Result<Settlement
                     Settlement::NotCharged
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, "the card processor cannot say yet");
+                    tracing::warn!(error.message = %error, "the card processor cannot say yet");
                     Settlement::Unknown
                 }
             },

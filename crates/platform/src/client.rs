@@ -164,7 +164,12 @@ impl Call {
             {
                 return outcome.map_err(|error| CallError::from_send(service, error));
             }
-            tracing::debug!(service, resend_count, ?pause, "retrying a call");
+            tracing::debug!(
+                service.peer.name = service,
+                http.request.resend_count = resend_count,
+                ?pause,
+                "retrying a call"
+            );
             tokio::time::sleep(pause).await;
             resend_count += 1;
         }

@@ -91,7 +91,7 @@ pub fn unexpected(error: &anyhow::Error) -> Problem {
         })
     });
     if database_unreachable {
-        tracing::warn!(error = format!("{error:#}"), "database unavailable");
+        tracing::warn!(error.message = format!("{error:#}"), "database unavailable");
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database-unavailable",
@@ -99,7 +99,7 @@ pub fn unexpected(error: &anyhow::Error) -> Problem {
             "The service cannot reach its database. Try again later.",
         );
     }
-    tracing::error!(error = format!("{error:#}"), "request failed");
+    tracing::error!(error.message = format!("{error:#}"), "request failed");
     Problem::internal()
 }
 
@@ -112,7 +112,12 @@ impl IntoResponse for Problem {
         // A 4xx is the client's mistake, handled as designed: worth a line,
         // not an ERROR (which would also mark the span failed).
         if status.is_client_error() {
-            tracing::info!(status = status.as_u16(), problem = self.kind(), detail = %self.detail, "request rejected");
+            tracing::info!(
+                http.response.status_code = status.as_u16(),
+                error.type = self.kind(),
+                error.message = %self.detail,
+                "request rejected"
+            );
         }
         let body = serde_json::to_vec(&self).unwrap_or_default();
         (

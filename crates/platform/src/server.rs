@@ -108,7 +108,7 @@ impl Server {
                     // Out of file descriptors and the like: the next
                     // accept may work; a busy loop would not help.
                     Err(error) => {
-                        tracing::warn!(error = %error, "accepting a connection failed");
+                        tracing::warn!(error.message = %error, "accepting a connection failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
@@ -171,13 +171,18 @@ pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Serve
     };
     let result = async {
         let server = build.await?;
-        tracing::info!(address = %server.local_addr()?, "{service} listening");
+        let address = server.local_addr()?;
+        tracing::info!(
+            server.address = %address.ip(),
+            server.port = address.port(),
+            "{service} listening"
+        );
         server.run(shutdown_signal()).await?;
         anyhow::Ok(())
     }
     .await;
     if let Err(error) = &result {
-        tracing::error!(error = format!("{error:#}"), "{service} stopped");
+        tracing::error!(error.message = format!("{error:#}"), "{service} stopped");
         eprintln!("error: {error:#}");
     } else {
         tracing::info!("{service} stopped");

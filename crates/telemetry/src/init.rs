@@ -21,7 +21,7 @@ use crate::{
     config::{
         ConfigError, LogFormat, Propagator, Protocol, Sampler, SpanExporterKind, TelemetryConfig,
     },
-    logs,
+    log_records, logs, span_events,
 };
 
 /// How often the same SDK warning (a failed export, say) may be logged.
@@ -101,7 +101,7 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
     // The OTLP log pipeline must not log about itself: an export failure
     // would produce a log record to export, and so on.
     let otel_logs = logger_provider.as_ref().map(|provider| {
-        OpenTelemetryTracingBridge::new(provider).with_filter(
+        OpenTelemetryTracingBridge::new(&log_records::Conventional(provider.clone())).with_filter(
             tracing_subscriber::filter::filter_fn(|metadata| {
                 !logs::is_transport_target(metadata.target())
             }),
@@ -115,11 +115,15 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
         LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),
     };
 
+    // Order matters: layers are asked about an event from the last added to
+    // the first, and nothing but the global filter may come after (below)
+    // the OpenTelemetry layer's `NoEvents` (see there).
     tracing_subscriber::registry()
         .with(filter)
+        .with(otel_traces.with_filter(span_events::NoEvents))
+        .with(span_events::DeliberateSpanEvents::default())
         .with(logs::SdkNoiseLimiter::new(SDK_WARNING_INTERVAL))
         .with(stdout)
-        .with(otel_traces)
         .with(otel_logs)
         .try_init()?;
 

@@ -32,9 +32,11 @@ pub mod db;
 pub mod http_client;
 pub mod http_server;
 pub mod init;
+mod log_records;
 pub mod logs;
 pub mod messaging;
 pub mod propagation;
+mod span_events;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;

@@ -22,6 +22,8 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
+use crate::log_records;
+
 /// Targets of the HTTP and OTLP machinery. Their records are kept out of the
 /// OTLP log pipeline: exporting them would loop.
 pub(crate) fn is_transport_target(target: &str) -> bool {
@@ -73,8 +75,8 @@ impl<S: Subscriber> Layer<S> for SdkNoiseLimiter {
     }
 }
 
-/// `{"timestamp":..,"level":..,"target":..,"span":..,"message":..,
-/// <fields>..,"trace_id":..,"span_id":..}`
+/// `{"timestamp":..,"level":..,"target":..,"event":..,"span":..,"message":..,
+/// <fields>..,"trace_id":..,"span_id":..}`, `event` only for a named event.
 pub struct JsonWithTraceContext;
 
 /// Span fields for the fmt layer: none. The JSON lines name the current
@@ -113,6 +115,11 @@ where
         line.insert("timestamp".into(), now.into());
         line.insert("level".into(), metadata.level().as_str().into());
         line.insert("target".into(), metadata.target().into());
+        // A named event (`info!(name: "order.confirmed", ..)`) says so, as
+        // its OTLP record does with its event name.
+        if log_records::is_deliberate_event_name(metadata.name()) {
+            line.insert("event".into(), metadata.name().into());
+        }
         if let Some(span) = ctx.lookup_current() {
             line.insert("span".into(), span.name().into());
         }

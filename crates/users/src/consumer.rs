@@ -57,7 +57,7 @@ async fn run(db: Database, jetstream: jetstream::Context, destination: Destinati
     let mut retry = FIRST_RETRY;
     loop {
         if let Err(error) = consume(&db, &jetstream, &destination, &poisoned, &mut retry).await {
-            tracing::warn!(error = format!("{error:#}"), retry_in = ?retry, "consumer paused");
+            tracing::warn!(error.message = format!("{error:#}"), retry_in = ?retry, "consumer paused");
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(LAST_RETRY);
@@ -138,14 +138,14 @@ async fn handle(
         {
             Ok(applied) => {
                 tracing::info!(
-                    event.id = event.event_id.as_str(),
+                    messaging.message.id = event.event_id.as_str(),
                     applied,
                     "order.confirmed processed"
                 );
                 message.ack().await
             }
             Err(error) => {
-                tracing::warn!(error = %error, "order.confirmed not processed; redelivery asked");
+                tracing::warn!(error.message = %error, "order.confirmed not processed; redelivery asked");
                 messaging::record_failure(
                     &tracing::Span::current(),
                     "database",
@@ -159,6 +159,6 @@ async fn handle(
     .await;
     if let Err(error) = outcome {
         // The server redelivers an unacknowledged message after its ack wait.
-        tracing::warn!(error = %error, "acknowledging a message failed");
+        tracing::warn!(error.message = %error, "acknowledging a message failed");
     }
 }

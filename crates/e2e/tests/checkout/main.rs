@@ -21,6 +21,8 @@
 //!   database cut and restored.
 //! - `faults`: `fault.<service>` baggage, each kind, and off by default.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
+//! - `registry`: every attribute and event exported is in the semantic
+//!   conventions or the suite's registry (`semconv/`).
 
 mod bad_input;
 mod configuration;
@@ -30,6 +32,7 @@ mod faults;
 mod idempotency;
 mod outages;
 mod propagation;
+mod registry;
 mod resilience;
 mod secrets;
 mod shutdown;
@@ -159,16 +162,29 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&arguments, trials);
     // Once every other test has run against the shared suite, scan all it
     // exported and logged.
-    let scan = suite.clone().map(|suite| {
-        Trial::test(
-            "nothing_sensitive_was_exported_or_logged_by_any_test",
-            move || {
-                secrets::nothing_sensitive_was_exported_or_logged_by_any_test(&suite);
-                Ok(())
-            },
-        )
-    });
-    let scanned = libtest_mimic::run(&arguments, scan.into_iter().collect());
+    let scans: Vec<Trial> = suite
+        .iter()
+        .flat_map(|suite| {
+            let (secrets, registry) = (Arc::clone(suite), Arc::clone(suite));
+            [
+                Trial::test(
+                    "nothing_sensitive_was_exported_or_logged_by_any_test",
+                    move || {
+                        secrets::nothing_sensitive_was_exported_or_logged_by_any_test(&secrets);
+                        Ok(())
+                    },
+                ),
+                Trial::test(
+                    "registry::everything_exported_is_in_the_registry",
+                    move || {
+                        registry::everything_exported_is_in_the_registry(&registry);
+                        Ok(())
+                    },
+                ),
+            ]
+        })
+        .collect();
+    let scanned = libtest_mimic::run(&arguments, scans);
     // Stop the services and drop their databases before exiting: `exit`
     // would skip the suite's destructor.
     drop(suite);

@@ -26,12 +26,12 @@ pub async fn checkout(
         .order_confirmed(&order.order_id, &customer.customer_id)
         .await
     {
-        tracing::warn!(error = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
+        tracing::warn!(error.message = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
     }
     tracing::info!(
-        order.id = order.order_id.as_str(),
-        order.total_cents = order.total_cents,
-        "checkout.completed"
+        name: "checkout.completed",
+        { order.id = order.order_id.as_str(), order.total_cents = order.total_cents },
+        "checkout completed"
     );
     Ok((StatusCode::CREATED, Json(order)))
 }

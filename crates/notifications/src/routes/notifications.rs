@@ -48,7 +48,11 @@ pub async fn create(
     )
     .await
     .context("recording the notification")?;
-    tracing::info!(notification.id = row.id.as_str(), "notification.queued");
+    tracing::info!(
+        name: "notification.queued",
+        { notification.id = row.id.as_str() },
+        "notification queued"
+    );
     Ok((
         StatusCode::ACCEPTED,
         Json(NotificationResponse {
