@@ -40,6 +40,7 @@
 
 pub mod broken_collector;
 pub mod cost;
+pub mod metrics;
 pub mod model;
 pub mod nats;
 pub mod otlp;
@@ -49,6 +50,7 @@ pub mod tcp_proxy;
 pub mod trace_tree;
 
 pub use broken_collector::{BrokenCollector, Failure};
+pub use metrics::{MetricKind, MetricPoint, Temporality};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
 pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;

@@ -297,20 +297,20 @@ fn span_kind(kind: i32) -> SpanKind {
     }
 }
 
-fn resource_attributes(resource: Option<Resource>) -> BTreeMap<String, AttributeValue> {
+pub(crate) fn resource_attributes(resource: Option<Resource>) -> BTreeMap<String, AttributeValue> {
     resource
         .map(|resource| attributes(resource.attributes))
         .unwrap_or_default()
 }
 
-fn service_name(resource: &BTreeMap<String, AttributeValue>) -> String {
+pub(crate) fn service_name(resource: &BTreeMap<String, AttributeValue>) -> String {
     let name = resource
         .get("service.name")
         .and_then(AttributeValue::as_str);
     name.unwrap_or_default().to_owned()
 }
 
-fn attributes(key_values: Vec<KeyValue>) -> BTreeMap<String, AttributeValue> {
+pub(crate) fn attributes(key_values: Vec<KeyValue>) -> BTreeMap<String, AttributeValue> {
     (key_values.into_iter())
         .map(|kv| {
             (

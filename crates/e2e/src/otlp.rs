@@ -1,10 +1,10 @@
 //! An in-memory OTLP/HTTP receiver: what the services' exporters talk to
 //! instead of a collector, so a test can assert on what really left them.
 //!
-//! It serves `POST /v1/traces` and `POST /v1/logs` with
+//! It serves `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
 //! `application/x-protobuf` bodies, the OTLP/HTTP default and what the
 //! suite's exporters send, and keeps every request twice: flattened into
-//! [`Span`]s and [`LogRecord`]s for assertions, and as raw bytes for
+//! [`Span`]s, [`LogRecord`]s and [`MetricPoint`]s for assertions, and as raw bytes for
 //! [`OtlpReceiver::raw_payload_contains`], which sees what no flattening can
 //! hide (a card number in a resource attribute, a scope name, anywhere).
 //!
@@ -34,17 +34,26 @@ use opentelemetry_proto::tonic::collector::{
         ExportLogsServiceRequest, ExportLogsServiceResponse,
         logs_service_server::{LogsService, LogsServiceServer},
     },
+    metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+        metrics_service_server::{MetricsService, MetricsServiceServer},
+    },
     trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
         trace_service_server::{TraceService, TraceServiceServer},
     },
 };
-use opentelemetry_proto::tonic::{logs::v1::ResourceLogs, trace::v1::ResourceSpans};
+use opentelemetry_proto::tonic::{
+    logs::v1::ResourceLogs, metrics::v1::ResourceMetrics, trace::v1::ResourceSpans,
+};
 use prost::Message;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::model::{LogRecord, Span, flatten_logs, flatten_spans};
+use crate::{
+    metrics::{MetricPoint, flatten_metrics},
+    model::{LogRecord, Span, flatten_logs, flatten_spans},
+};
 
 const PROTOBUF: &str = "application/x-protobuf";
 
@@ -62,6 +71,9 @@ struct Store {
     span_count: usize,
     spans: Vec<Span>,
     logs: Vec<LogRecord>,
+    metrics: Vec<MetricPoint>,
+    /// Data points received, kept or not.
+    metric_point_count: usize,
     raw: Vec<Bytes>,
 }
 
@@ -86,6 +98,15 @@ impl Store {
     fn keep_logs(&mut self, resource_logs: Vec<ResourceLogs>, raw: Bytes) {
         if !self.discard {
             self.logs.extend(flatten_logs(resource_logs));
+            self.raw.push(raw);
+        }
+    }
+
+    fn keep_metrics(&mut self, resource_metrics: Vec<ResourceMetrics>, raw: Bytes) {
+        let points = flatten_metrics(resource_metrics);
+        self.metric_point_count += points.len();
+        if !self.discard {
+            self.metrics.extend(points);
             self.raw.push(raw);
         }
     }
@@ -144,11 +165,13 @@ impl OtlpReceiver {
         let router = Router::new()
             .route("/v1/traces", post(export_traces))
             .route("/v1/logs", post(export_logs))
+            .route("/v1/metrics", post(export_metrics))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(&store));
         let grpc = tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(GrpcReceiver(Arc::clone(&store))))
             .add_service(LogsServiceServer::new(GrpcReceiver(Arc::clone(&store))))
+            .add_service(MetricsServiceServer::new(GrpcReceiver(Arc::clone(&store))))
             .serve_with_incoming(TcpListenerStream::new(grpc_listener));
 
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -202,6 +225,26 @@ impl OtlpReceiver {
 
     pub fn spans(&self) -> Vec<Span> {
         self.store().spans.clone()
+    }
+
+    /// Every metric data point received so far, in arrival order.
+    pub fn metrics(&self) -> Vec<MetricPoint> {
+        self.store().metrics.clone()
+    }
+
+    /// How many metric data points arrived, kept or not.
+    pub fn metric_point_count(&self) -> usize {
+        lock(&self.store).metric_point_count
+    }
+
+    /// Waits until the metric points satisfy `until`; see
+    /// [`wait_for_trace`](Self::wait_for_trace).
+    pub async fn wait_for_metrics(
+        &self,
+        until: impl Fn(&[MetricPoint]) -> bool,
+        timeout: Duration,
+    ) -> Vec<MetricPoint> {
+        poll(|| self.metrics(), until, timeout).await
     }
 
     /// Every log record received so far, in arrival order.
@@ -317,6 +360,16 @@ async fn export_logs(
     Ok(protobuf(&ExportLogsServiceResponse::default()))
 }
 
+async fn export_metrics(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let request: ExportMetricsServiceRequest = decode(&headers, &body)?;
+    lock(&store).keep_metrics(request.resource_metrics, body);
+    Ok(protobuf(&ExportMetricsServiceResponse::default()))
+}
+
 /// The OTLP/gRPC services, storing into the same place as the HTTP ones.
 struct GrpcReceiver(Shared);
 
@@ -343,6 +396,19 @@ impl LogsService for GrpcReceiver {
         let raw = Bytes::from(request.encode_to_vec());
         lock(&self.0).keep_logs(request.resource_logs, raw);
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let raw = Bytes::from(request.encode_to_vec());
+        lock(&self.0).keep_metrics(request.resource_metrics, raw);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
 }
 

@@ -300,6 +300,7 @@ impl Suite {
             // Export within ~100 ms, so tests wait for spans briefly.
             .env("OTEL_BSP_SCHEDULE_DELAY", "100")
             .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "250")
             .env("RUST_LOG", "info")
             .env("LOG_FORMAT", "json")
             // As in the compose file: a test asks for a fault through

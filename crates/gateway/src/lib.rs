@@ -12,11 +12,13 @@
 //! - `domain`: the checkout, parsed and validated; no axum.
 //! - `clients`: one file per service called.
 //! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+//! - `metrics`: checkouts by outcome.
 
 mod clients;
 mod config;
 mod domain;
 mod error;
+mod metrics;
 mod routes;
 
 use axum::{
@@ -33,6 +35,7 @@ struct AppState {
     users: Users,
     orders: Orders,
     notifications: Notifications,
+    metrics: metrics::CheckoutMetrics,
 }
 
 /// Binds the listener. The gateway starts without waiting for its
@@ -42,6 +45,7 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         users: Users::new(config.users_url),
         orders: Orders::new(config.orders_url),
         notifications: Notifications::new(config.notifications_url),
+        metrics: metrics::CheckoutMetrics::new(),
     };
     Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
 }

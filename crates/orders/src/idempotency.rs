@@ -71,6 +71,7 @@ pub async fn begin(db: &Database, key: &str, fingerprint: &str) -> Result<Begin,
         }
         if let (Some(status), Some(body)) = (row.response_status, row.response_body) {
             tracing::info!(name: "order.idempotent_replay", "idempotent replay");
+            crate::metrics::idempotent_replay();
             return Ok(Begin::Replay(replay(status, &body)));
         }
         if tokio::time::Instant::now() >= deadline {

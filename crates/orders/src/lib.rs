@@ -17,6 +17,7 @@
 //! - `events`: the `orders.confirmed` event, written to the outbox.
 //! - `relay`: publishes the outbox to NATS `JetStream`.
 //! - `reconciler`: settles orders whose payment outcome was lost.
+//! - `metrics`: idempotent replays and the outbox's unsent events.
 //! - `domain`: parsed types and rules; no axum, no sqlx.
 //! - `clients`: the payments service.
 //! - `db`: every SQL statement of the service.
@@ -29,6 +30,7 @@ mod domain;
 mod error;
 mod events;
 mod idempotency;
+mod metrics;
 mod ordering;
 mod reconciler;
 mod relay;
@@ -63,6 +65,7 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         db,
         payments: Payments::new(config.payments_url),
     };
+    metrics::watch_outbox(state.db.clone());
     reconciler::start(
         state.clone(),
         Duration::from_millis(config.reconcile_interval_ms),

@@ -155,5 +155,6 @@ async fn publish(
     if let Err(error) = &sent {
         messaging::record_failure(&span, "publish_failed", &format!("{error:#}"));
     }
+    messaging::record_sent(destination, sent.as_ref().err().map(|_| "publish_failed"));
     sent
 }

@@ -16,6 +16,7 @@
 //! - `clients`: the card processor.
 //! - `db`: every SQL statement of the service.
 //! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
+//! - `metrics`: settlements by outcome.
 
 mod charging;
 mod clients;
@@ -23,6 +24,7 @@ mod config;
 mod db;
 mod domain;
 mod error;
+mod metrics;
 mod routes;
 
 use axum::{

@@ -56,6 +56,13 @@ pub struct Group {
     pub name: Option<String>,
     #[serde(default)]
     pub span_kind: Option<String>,
+    /// A metric's name, instrument and unit.
+    #[serde(default)]
+    pub metric_name: Option<String>,
+    #[serde(default)]
+    pub instrument: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
     /// The names of the events a span may carry.
     #[serde(default)]
     pub events: Vec<String>,
@@ -69,6 +76,7 @@ pub enum GroupKind {
     AttributeGroup,
     Event,
     Span,
+    Metric,
 }
 
 /// An attribute a group defines, or one it names by reference.
@@ -172,6 +180,14 @@ impl Registry {
             .flat_map(|group| &group.events)
             .map(String::as_str);
         own.chain(named_by_spans).collect()
+    }
+
+    /// Every metric name the suite may export.
+    pub fn metric_names(&self) -> BTreeSet<&str> {
+        self.groups
+            .iter()
+            .filter_map(|group| group.metric_name.as_deref())
+            .collect()
     }
 
     /// The groups of one kind, in file order.

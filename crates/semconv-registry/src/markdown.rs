@@ -14,7 +14,7 @@ pub fn render(registry: &Registry) -> String {
     page.push_str(
         "# Telemetry reference\n\n\
          Everything the suite exports: the attributes and events it invents, \
-         and every span and log record it makes, with the OpenTelemetry \
+         and every span, metric and log record it makes, with the OpenTelemetry \
          semantic conventions' attributes (v1.44.0) it uses. The source is \
          the suite's registry in [`semconv/`](../semconv), in Weaver's format; \
          `cargo test` fails when the suite exports an attribute or event \
@@ -61,6 +61,25 @@ pub fn render(registry: &Registry) -> String {
                 .collect();
             let _ = write!(page, "\nEvents: {}.\n", events.join(", "));
         }
+    }
+    page.push_str(
+        "\n## Metrics\n\n| metric | instrument | unit | description | attributes |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for group in registry.of_kind(GroupKind::Metric) {
+        let keys: Vec<String> = group
+            .attributes
+            .iter()
+            .map(|entry| format!("`{}`", entry.key()))
+            .collect();
+        let _ = writeln!(
+            page,
+            "| `{}` | {} | `{}` | {} | {} |",
+            group.metric_name.as_deref().unwrap_or(&group.id),
+            group.instrument.as_deref().unwrap_or_default(),
+            group.unit.as_deref().unwrap_or_default(),
+            one_line(&group.brief),
+            keys.join(", ")
+        );
     }
     page.push_str("\n## Log records and resource\n");
     for group in registry.of_kind(GroupKind::AttributeGroup) {

@@ -5,7 +5,7 @@
 //! a typo is worse than one that refuses to start, so every variable is parsed
 //! here and a bad value is an error that names it.
 
-use std::{collections::HashMap, fmt};
+use std::{collections::HashMap, fmt, time::Duration};
 
 use url::Url;
 
@@ -34,10 +34,31 @@ pub enum Sampler {
     ParentBasedTraceIdRatio(f64),
 }
 
+/// Where a signal's exporter sends it (`OTEL_TRACES_EXPORTER`,
+/// `OTEL_METRICS_EXPORTER`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanExporterKind {
+pub enum ExporterKind {
     Otlp,
     Console,
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Temporality {
+    Cumulative,
+    Delta,
+    LowMemory,
+}
+
+/// How metrics are exported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    /// Empty when `OTEL_METRICS_EXPORTER=none`.
+    pub exporters: Vec<ExporterKind>,
+    pub otlp: OtlpTarget,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`.
+    pub interval: Duration,
+    pub temporality: Temporality,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,8 +83,9 @@ pub struct TelemetryConfig {
     /// `trace_id`), but nothing is exported.
     pub sdk_disabled: bool,
     pub sampler: Sampler,
-    pub span_exporters: Vec<SpanExporterKind>,
+    pub span_exporters: Vec<ExporterKind>,
     pub traces: OtlpTarget,
+    pub metrics: MetricsConfig,
     /// `None` when `OTEL_LOGS_EXPORTER=none`.
     pub logs: Option<OtlpTarget>,
     pub propagators: Vec<Propagator>,
@@ -120,10 +142,11 @@ impl TelemetryConfig {
             sampler: parse_sampler(&env)?,
             span_exporters: env.parse_or(
                 "OTEL_TRACES_EXPORTER",
-                vec![SpanExporterKind::Otlp],
-                parse_span_exporters,
+                vec![ExporterKind::Otlp],
+                parse_exporters,
             )?,
             traces: otlp_target(&env, &TRACES)?,
+            metrics: metrics_config(&env)?,
             logs: match env.get("OTEL_LOGS_EXPORTER") {
                 None | Some("otlp") => Some(otlp_target(&env, &LOGS)?),
                 Some("none") => None,
@@ -221,12 +244,12 @@ fn parse_sampler(env: &Env) -> Result<Sampler, ConfigError> {
     })
 }
 
-fn parse_span_exporters(value: &str) -> Result<Vec<SpanExporterKind>, String> {
+fn parse_exporters(value: &str) -> Result<Vec<ExporterKind>, String> {
     let mut exporters = Vec::new();
     for name in value.split(',').map(str::trim) {
         match name {
-            "otlp" => exporters.push(SpanExporterKind::Otlp),
-            "console" => exporters.push(SpanExporterKind::Console),
+            "otlp" => exporters.push(ExporterKind::Otlp),
+            "console" => exporters.push(ExporterKind::Console),
             // "none" means no exporter at all, whatever else is listed.
             "none" => return Ok(Vec::new()),
             _ => {
@@ -290,6 +313,45 @@ const LOGS: Signal = Signal {
     endpoint_var: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
     http_path: "/v1/logs",
 };
+
+const METRICS: Signal = Signal {
+    protocol_var: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    endpoint_var: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    http_path: "/v1/metrics",
+};
+
+fn metrics_config(env: &Env) -> Result<MetricsConfig, ConfigError> {
+    Ok(MetricsConfig {
+        exporters: env.parse_or(
+            "OTEL_METRICS_EXPORTER",
+            vec![ExporterKind::Otlp],
+            parse_exporters,
+        )?,
+        otlp: otlp_target(env, &METRICS)?,
+        interval: env.parse_or(
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            Duration::from_mins(1),
+            |value| {
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|millis| *millis > 0)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| "expected a positive number of milliseconds".to_owned())
+            },
+        )?,
+        temporality: env.parse_or(
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            Temporality::Cumulative,
+            |value| match value.to_ascii_lowercase().as_str() {
+                "cumulative" => Ok(Temporality::Cumulative),
+                "delta" => Ok(Temporality::Delta),
+                "lowmemory" => Ok(Temporality::LowMemory),
+                _ => Err("expected cumulative, delta or lowmemory".to_owned()),
+            },
+        )?,
+    })
+}
 
 /// The specification's endpoint rules: a signal-specific variable is used as
 /// it is; the generic `OTEL_EXPORTER_OTLP_ENDPOINT` gets the signal's path
@@ -400,6 +462,36 @@ mod tests {
         );
         assert!(!config.sdk_disabled);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.metrics.exporters, [ExporterKind::Otlp]);
+        assert_eq!(
+            config.metrics.otlp.endpoint.as_str(),
+            "http://localhost:4318/v1/metrics"
+        );
+        assert_eq!(config.metrics.interval, Duration::from_mins(1));
+        assert_eq!(config.metrics.temporality, Temporality::Cumulative);
+    }
+
+    #[test]
+    fn metrics_variables_have_the_specifications_meanings() {
+        let config = config(&[
+            ("OTEL_METRICS_EXPORTER", "console"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://prometheus:9090/api/v1/otlp/v1/metrics",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+        ])
+        .unwrap();
+        assert_eq!(config.metrics.exporters, [ExporterKind::Console]);
+        assert_eq!(config.metrics.interval, Duration::from_millis(1500));
+        assert_eq!(
+            config.metrics.otlp.endpoint.as_str(),
+            "http://prometheus:9090/api/v1/otlp/v1/metrics"
+        );
+        assert_eq!(config.metrics.temporality, Temporality::Delta);
+        let none = super::tests::config(&[("OTEL_METRICS_EXPORTER", "none")]).unwrap();
+        assert!(none.metrics.exporters.is_empty());
     }
 
     #[test]
@@ -481,6 +573,13 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector"),
             ("OTEL_SDK_DISABLED", "yes"),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "sometimes",
+            ),
             ("OTEL_PROPAGATORS", "b3"),
             ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
             ("LOG_FORMAT", "xml"),

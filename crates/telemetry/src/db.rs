@@ -84,6 +84,18 @@ impl Statement {
         }
     }
 
+    /// `db.client.operation.duration`'s attributes: the span's, less the
+    /// query text and the server.
+    fn metric_attributes(&self, peer: &Peer) -> Vec<opentelemetry::KeyValue> {
+        use opentelemetry::KeyValue;
+        vec![
+            KeyValue::new(semconv::DB_SYSTEM_NAME, "postgresql"),
+            KeyValue::new(semconv::DB_NAMESPACE, peer.database.clone()),
+            KeyValue::new(semconv::DB_OPERATION_NAME, self.operation),
+            KeyValue::new(semconv::DB_COLLECTION_NAME, self.collection),
+        ]
+    }
+
     fn span(&self, peer: &Peer) -> Span {
         if UNTRACED.try_with(|()| ()).is_ok() {
             return Span::none();
@@ -126,33 +138,45 @@ pub async fn with_failing_statements<F: Future>(future: F) -> F::Output {
     FAILING_STATEMENTS.scope((), future).await
 }
 
-/// Runs one statement inside its span and marks the span on failure.
-async fn traced<T>(span: Span, query: impl Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
-    if FAILING_STATEMENTS.try_with(|()| ()).is_ok() {
-        let error = sqlx::Error::Io(std::io::Error::new(
+/// Runs one statement inside its span, marks the span on failure, and
+/// records `db.client.operation.duration` (for untraced statements too:
+/// metrics are not sampled).
+async fn traced<T>(
+    statement: &Statement,
+    peer: &Peer,
+    query: impl Future<Output = sqlx::Result<T>>,
+) -> sqlx::Result<T> {
+    let started = std::time::Instant::now();
+    let span = statement.span(peer);
+    let result = if FAILING_STATEMENTS.try_with(|()| ()).is_ok() {
+        Err(sqlx::Error::Io(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "connection reset (injected fault)",
-        ));
-        record_error(&span, &error);
-        return Err(error);
-    }
-    let result = tokio::time::timeout(STATEMENT_TIMEOUT, query.instrument(span.clone()))
-        .await
-        .unwrap_or_else(|_| {
-            Err(sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the statement got no answer in time",
-            )))
-        });
-    if let Err(error) = &result {
-        record_error(&span, error);
-    }
+        )))
+    } else {
+        tokio::time::timeout(STATEMENT_TIMEOUT, query.instrument(span.clone()))
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the statement got no answer in time",
+                )))
+            })
+    };
+    let error_type = result
+        .as_ref()
+        .err()
+        .map(|error| record_error(&span, error));
+    crate::metrics::instruments().db_operation_duration.record(
+        started.elapsed().as_secs_f64(),
+        &crate::metrics::with_error_type(statement.metric_attributes(peer), error_type),
+    );
     result
 }
 
 /// `error.type` is the SQLSTATE when Postgres gave one (`23505` for a
-/// unique violation), else the kind of failure.
-fn record_error(span: &Span, error: &sqlx::Error) {
+/// unique violation), else the kind of failure. Returns it.
+fn record_error(span: &Span, error: &sqlx::Error) -> String {
     let error_type = match error {
         sqlx::Error::Database(error) => {
             let code = error.code().map(std::borrow::Cow::into_owned);
@@ -169,9 +193,10 @@ fn record_error(span: &Span, error: &sqlx::Error) {
     };
     let message = error.to_string();
     crate::add_exception_event(span, "sqlx::Error", &message);
-    span.record(semconv::ERROR_TYPE, error_type);
+    span.record(semconv::ERROR_TYPE, error_type.as_str());
     span.record("otel.status_code", "error");
     span.record("otel.status_description", message);
+    error_type
 }
 
 /// Where the statements go, for `server.*` and `db.namespace`.
@@ -295,7 +320,7 @@ impl Query {
 
     pub async fn execute(self, mut on: impl Target) -> sqlx::Result<PgQueryResult> {
         let (peer, executor) = on.split();
-        traced(self.statement.span(peer), self.inner.execute(executor)).await
+        traced(self.statement, peer, self.inner.execute(executor)).await
     }
 }
 
@@ -322,20 +347,16 @@ where
 
     pub async fn fetch_one(self, mut on: impl Target) -> sqlx::Result<O> {
         let (peer, executor) = on.split();
-        traced(self.statement.span(peer), self.inner.fetch_one(executor)).await
+        traced(self.statement, peer, self.inner.fetch_one(executor)).await
     }
 
     pub async fn fetch_optional(self, mut on: impl Target) -> sqlx::Result<Option<O>> {
         let (peer, executor) = on.split();
-        traced(
-            self.statement.span(peer),
-            self.inner.fetch_optional(executor),
-        )
-        .await
+        traced(self.statement, peer, self.inner.fetch_optional(executor)).await
     }
 
     pub async fn fetch_all(self, mut on: impl Target) -> sqlx::Result<Vec<O>> {
         let (peer, executor) = on.split();
-        traced(self.statement.span(peer), self.inner.fetch_all(executor)).await
+        traced(self.statement, peer, self.inner.fetch_all(executor)).await
     }
 }

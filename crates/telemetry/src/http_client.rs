@@ -10,10 +10,10 @@
 //!   `traceparent` only for the OpenTelemetry versions it has features for,
 //!   and 0.33 is not one of them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::Extensions;
-use opentelemetry::global;
+use opentelemetry::{KeyValue, global};
 use opentelemetry_http::HeaderInjector;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use reqwest::{Request, Response};
@@ -86,6 +86,7 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
             .map(|count| i64::from(count.0))
             .filter(|count| *count > 0);
         let url = request.url();
+        extensions.insert(Attempt::start(method, url));
         let mut full = url.clone();
         // Credentials never belong in telemetry.
         let _ = full.set_username("");
@@ -106,8 +107,8 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
         )
     }
 
-    fn on_request_end(span: &Span, outcome: &Result<Response>, _: &mut Extensions) {
-        match outcome {
+    fn on_request_end(span: &Span, outcome: &Result<Response>, extensions: &mut Extensions) {
+        let error_type = match outcome {
             Ok(response) => {
                 let status = response.status();
                 span.record(
@@ -115,13 +116,54 @@ impl ReqwestOtelSpanBackend for SemconvClientSpan {
                     i64::from(status.as_u16()),
                 );
                 // For a client, any 4xx or 5xx means the call failed.
-                if status.is_client_error() || status.is_server_error() {
+                (status.is_client_error() || status.is_server_error()).then(|| {
                     span.record(semconv::ERROR_TYPE, status.as_str());
                     span.record("otel.status_code", "error");
-                }
+                    status.as_str().to_owned()
+                })
             }
             // No answer at all: the exception event says why.
-            Err(error) => crate::record_exception(span, error_type(error), &error.to_string()),
+            Err(error) => {
+                crate::record_exception(span, error_type(error), &error.to_string());
+                Some(error_type(error).to_owned())
+            }
+        };
+        if let Some(attempt) = extensions.remove::<Attempt>() {
+            let mut attributes = attempt.attributes;
+            if let Ok(response) = outcome {
+                attributes.push(KeyValue::new(
+                    semconv::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(response.status().as_u16()),
+                ));
+            }
+            crate::metrics::instruments().http_client_duration.record(
+                attempt.started.elapsed().as_secs_f64(),
+                &crate::metrics::with_error_type(attributes, error_type),
+            );
+        }
+    }
+}
+
+/// An attempt under way, for `http.client.request.duration`: when it
+/// started and the attributes known then.
+#[derive(Clone)]
+struct Attempt {
+    started: Instant,
+    attributes: Vec<KeyValue>,
+}
+
+impl Attempt {
+    fn start(method: &'static str, url: &reqwest::Url) -> Self {
+        let mut attributes = vec![KeyValue::new(semconv::HTTP_REQUEST_METHOD, method)];
+        if let Some(host) = url.host_str() {
+            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_owned()));
+        }
+        if let Some(port) = url.port_or_known_default() {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+        Self {
+            started: Instant::now(),
+            attributes,
         }
     }
 }

@@ -12,7 +12,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use opentelemetry::trace::TraceContextExt;
+use std::time::Instant;
+
+use opentelemetry::{KeyValue, trace::TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::{Instrument, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -20,7 +22,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// The middleware: extracts the caller's context, runs the request inside a
 /// SERVER span, records the outcome and answers with `traceresponse`.
 pub async fn trace_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let span = server_span(&request);
+    let mut attributes = metric_attributes(&request);
     // A malformed traceparent extracts as an empty context: a new trace
     // starts. The only error is a span the filter disabled, which has no
     // parent to set.
@@ -31,7 +35,15 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     let _ = span.set_parent(parent);
 
     let mut response = next.run(request).instrument(span.clone()).await;
-    record_status(&span, response.status());
+    let error_type = record_status(&span, response.status());
+    attributes.push(KeyValue::new(
+        semconv::HTTP_RESPONSE_STATUS_CODE,
+        i64::from(response.status().as_u16()),
+    ));
+    crate::metrics::instruments().http_server_duration.record(
+        started.elapsed().as_secs_f64(),
+        &crate::metrics::with_error_type(attributes, error_type),
+    );
     if let Some(value) = traceresponse(&span) {
         response.headers_mut().insert("traceresponse", value);
     }
@@ -91,17 +103,40 @@ fn server_span(request: &Request) -> Span {
     span
 }
 
+/// `http.server.request.duration`'s attributes known before the handler
+/// runs. The route is the template, never the path; no route (a 404 for a
+/// path nobody serves) records none.
+///
+/// The same middleware records the span and the metric, rather than a
+/// second middleware (opentelemetry-instrumentation-tower records the
+/// metric too): one place decides the method, route and status of both.
+fn metric_attributes(request: &Request) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new(semconv::HTTP_REQUEST_METHOD, method_name(request.method())),
+        KeyValue::new(semconv::URL_SCHEME, "http"),
+    ];
+    if let Some(route) = request.extensions().get::<MatchedPath>() {
+        attributes.push(KeyValue::new(
+            semconv::HTTP_ROUTE,
+            route.as_str().to_owned(),
+        ));
+    }
+    attributes
+}
+
 /// Server spans are errors only for 5xx: a 4xx is the client's mistake, and
-/// the server handled it correctly.
-fn record_status(span: &Span, status: StatusCode) {
+/// the server handled it correctly. Returns the `error.type`, if any.
+fn record_status(span: &Span, status: StatusCode) -> Option<String> {
     span.record(
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     );
-    if status.is_server_error() {
-        span.record(semconv::ERROR_TYPE, status.as_str());
-        span.record("otel.status_code", "error");
+    if !status.is_server_error() {
+        return None;
     }
+    span.record(semconv::ERROR_TYPE, status.as_str());
+    span.record("otel.status_code", "error");
+    Some(status.as_str().to_owned())
 }
 
 /// W3C Trace Context Level 2 `traceresponse`: the server span's own context,

@@ -8,10 +8,11 @@ use opentelemetry::{
     trace::TracerProvider as _,
 };
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::{LogExporter, SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{LogExporter, MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{
     Resource,
     logs::SdkLoggerProvider,
+    metrics::{PeriodicReader, SdkMeterProvider},
     propagation::{BaggagePropagator, TraceContextPropagator},
     trace::{Sampler as SdkSampler, SdkTracerProvider},
 };
@@ -19,7 +20,8 @@ use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::Subscribe
 
 use crate::{
     config::{
-        ConfigError, LogFormat, Propagator, Protocol, Sampler, SpanExporterKind, TelemetryConfig,
+        ConfigError, ExporterKind, LogFormat, Propagator, Protocol, Sampler, TelemetryConfig,
+        Temporality,
     },
     log_records, logs, span_events,
 };
@@ -44,20 +46,25 @@ pub enum InitError {
 }
 
 /// Keeps the providers alive; shutting it down (or dropping it) exports what
-/// is still queued, traces first and logs second, so the log lines that
-/// describe a failed span export still go out.
+/// is still queued, traces first, then metrics (a last collection, so the
+/// last requests count), and logs last, so the log lines that describe a
+/// failed export still go out.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     tracer_provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
     logger_provider: Option<SdkLoggerProvider>,
 }
 
 impl TelemetryGuard {
-    /// Flushes and shuts down both providers. Idempotent.
+    /// Flushes and shuts down the providers. Idempotent.
     pub fn shutdown(&self) {
         // Errors here mean "already shut down" or "collector unreachable":
         // nothing a stopping process can do about either.
         let _ = self.tracer_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        if let Some(meter_provider) = &self.meter_provider {
+            let _ = meter_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        }
         if let Some(logger_provider) = &self.logger_provider {
             let _ = logger_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
         }
@@ -86,8 +93,12 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
 
     let resource = resource(config);
     let tracer_provider = tracer_provider(config, resource.clone())?;
+    let meter_provider = meter_provider(config, resource.clone())?;
     let logger_provider = logger_provider(config, resource)?;
     global::set_tracer_provider(tracer_provider.clone());
+    if let Some(meter_provider) = &meter_provider {
+        global::set_meter_provider(meter_provider.clone());
+    }
 
     let tracer = tracer_provider.tracer("telemetry");
     let otel_traces = tracing_opentelemetry::layer()
@@ -129,6 +140,7 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
 
     Ok(TelemetryGuard {
         tracer_provider,
+        meter_provider,
         logger_provider,
     })
 }
@@ -170,14 +182,70 @@ fn tracer_provider(
     if !config.sdk_disabled {
         for exporter in &config.span_exporters {
             builder = match exporter {
-                SpanExporterKind::Otlp => builder.with_batch_exporter(span_exporter(config)?),
-                SpanExporterKind::Console => {
+                ExporterKind::Otlp => builder.with_batch_exporter(span_exporter(config)?),
+                ExporterKind::Console => {
                     builder.with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
                 }
             };
         }
     }
     Ok(builder.build())
+}
+
+/// `None` when nothing is to be exported: the global meter provider stays
+/// the no-op one, and recording a measurement costs next to nothing.
+///
+/// A periodic reader collects on its own thread every
+/// `OTEL_METRIC_EXPORT_INTERVAL`; the SDK aggregates in place (a histogram
+/// per attribute set), so memory is bounded by the attribute sets, which
+/// are bounded by design, not by traffic. With the collector away an
+/// export fails and the next one carries the cumulative totals.
+fn meter_provider(
+    config: &TelemetryConfig,
+    resource: Resource,
+) -> Result<Option<SdkMeterProvider>, InitError> {
+    let metrics = &config.metrics;
+    if config.sdk_disabled || metrics.exporters.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    for exporter in &metrics.exporters {
+        builder = match exporter {
+            ExporterKind::Otlp => builder.with_reader(
+                PeriodicReader::builder(metric_exporter(config)?)
+                    .with_interval(metrics.interval)
+                    .build(),
+            ),
+            ExporterKind::Console => builder.with_reader(
+                PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default())
+                    .with_interval(metrics.interval)
+                    .build(),
+            ),
+        };
+    }
+    Ok(Some(builder.build()))
+}
+
+fn metric_exporter(config: &TelemetryConfig) -> Result<MetricExporter, InitError> {
+    let target = &config.metrics.otlp;
+    let temporality = match config.metrics.temporality {
+        Temporality::Cumulative => opentelemetry_sdk::metrics::Temporality::Cumulative,
+        Temporality::Delta => opentelemetry_sdk::metrics::Temporality::Delta,
+        Temporality::LowMemory => opentelemetry_sdk::metrics::Temporality::LowMemory,
+    };
+    Ok(match target.protocol {
+        Protocol::HttpProtobuf => MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(target.endpoint.as_str())
+            .with_temporality(temporality)
+            .build()?,
+        Protocol::Grpc => MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(target.endpoint.as_str())
+            .with_temporality(temporality)
+            .build()?,
+    })
 }
 
 fn logger_provider(

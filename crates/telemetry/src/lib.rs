@@ -35,6 +35,7 @@ pub mod init;
 mod log_records;
 pub mod logs;
 pub mod messaging;
+pub mod metrics;
 pub mod propagation;
 mod span_events;
 

@@ -205,6 +205,59 @@ pub fn process_span(
     span
 }
 
+/// Counts one publish attempt in `messaging.client.sent.messages`, with
+/// its `error.type` if it failed.
+pub fn record_sent(destination: &Destination, error_type: Option<&str>) {
+    let attributes = metric_attributes(destination, "send", None);
+    crate::metrics::instruments().messaging_sent.add(
+        1,
+        &crate::metrics::with_error_type(attributes, error_type.map(str::to_owned)),
+    );
+}
+
+/// Records how long processing one message took in
+/// `messaging.process.duration`, with its `error.type` if it failed.
+pub fn record_processed(
+    destination: &Destination,
+    consumer_group: &str,
+    took: std::time::Duration,
+    error_type: Option<&str>,
+) {
+    let attributes = metric_attributes(destination, "process", Some(consumer_group));
+    crate::metrics::instruments()
+        .messaging_process_duration
+        .record(
+            took.as_secs_f64(),
+            &crate::metrics::with_error_type(attributes, error_type.map(str::to_owned)),
+        );
+}
+
+/// The spans' attributes less the message id (one value per message).
+fn metric_attributes(
+    destination: &Destination,
+    operation: &'static str,
+    consumer_group: Option<&str>,
+) -> Vec<opentelemetry::KeyValue> {
+    use opentelemetry::KeyValue;
+    let mut attributes = vec![
+        KeyValue::new(semconv::MESSAGING_SYSTEM, SYSTEM),
+        KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation),
+        KeyValue::new(
+            semconv::MESSAGING_DESTINATION_NAME,
+            destination.subject.clone(),
+        ),
+        KeyValue::new(semconv::SERVER_ADDRESS, destination.server_address.clone()),
+        KeyValue::new(semconv::SERVER_PORT, i64::from(destination.server_port)),
+    ];
+    if let Some(group) = consumer_group {
+        attributes.push(KeyValue::new(
+            semconv::MESSAGING_CONSUMER_GROUP_NAME,
+            group.to_owned(),
+        ));
+    }
+    attributes
+}
+
 /// Marks a messaging span failed: `error.type` and status ERROR.
 pub fn record_failure(span: &Span, error_type: &str, message: &str) {
     span.record(semconv::ERROR_TYPE, error_type);

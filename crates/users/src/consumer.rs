@@ -114,7 +114,9 @@ async fn handle(
         .map(async_nats::HeaderValue::as_str)
         .unwrap_or_default();
     let span = messaging::process_span(destination, message_id, CONSUMER, &creation);
-    let outcome = async {
+    let started = std::time::Instant::now();
+    // What went wrong, if anything, and whether the ack reached the server.
+    let (error_type, acked) = async {
         let Ok(event) = serde_json::from_slice::<OrderConfirmed>(&message.payload) else {
             let count = poisoned.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(
@@ -126,7 +128,7 @@ async fn handle(
                 "invalid_payload",
                 "unreadable message body",
             );
-            return message.ack_with(AckKind::Term).await;
+            return (Some("invalid_payload"), message.ack_with(AckKind::Term).await);
         };
         match db::purchases::add_confirmed_order(
             db,
@@ -142,7 +144,7 @@ async fn handle(
                     applied,
                     "order.confirmed processed"
                 );
-                message.ack().await
+                (None, message.ack().await)
             }
             Err(error) => {
                 tracing::warn!(error.message = %error, "order.confirmed not processed; redelivery asked");
@@ -151,13 +153,17 @@ async fn handle(
                     "database",
                     &error.to_string(),
                 );
-                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
+                (
+                    Some("database"),
+                    message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await,
+                )
             }
         }
     }
     .instrument(span)
     .await;
-    if let Err(error) = outcome {
+    messaging::record_processed(destination, CONSUMER, started.elapsed(), error_type);
+    if let Err(error) = acked {
         // The server redelivers an unacknowledged message after its ack wait.
         tracing::warn!(error.message = %error, "acknowledging a message failed");
     }

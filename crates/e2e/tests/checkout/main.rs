@@ -21,6 +21,8 @@
 //!   database cut and restored.
 //! - `faults`: `fault.<service>` baggage, each kind, and off by default.
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
+//! - `metrics`: the conventions' instruments and the suite's own, counted
+//!   exactly, with bounded attributes.
 //! - `registry`: every attribute and event exported is in the semantic
 //!   conventions or the suite's registry (`semconv/`).
 
@@ -30,6 +32,7 @@ mod events;
 mod failures;
 mod faults;
 mod idempotency;
+mod metrics;
 mod outages;
 mod propagation;
 mod registry;
@@ -114,6 +117,11 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         faults::fault_db_error_fails_the_services_first_statement,
         faults::fault_latency_at_the_card_processor_shows_on_the_call_to_it,
         faults::faults_are_ignored_unless_enabled,
+        metrics::every_service_exports_the_conventions_instruments,
+        metrics::the_suites_own_metrics_arrive,
+        metrics::n_checkouts_move_the_checkout_count_by_exactly_n,
+        metrics::failures_carry_error_type,
+        metrics::metrics_exporter_none_and_sdk_disabled_export_no_metrics,
     ]
 }
 
@@ -165,7 +173,8 @@ fn main() -> ExitCode {
     let scans: Vec<Trial> = suite
         .iter()
         .flat_map(|suite| {
-            let (secrets, registry) = (Arc::clone(suite), Arc::clone(suite));
+            let (secrets, registry, metrics) =
+                (Arc::clone(suite), Arc::clone(suite), Arc::clone(suite));
             [
                 Trial::test(
                     "nothing_sensitive_was_exported_or_logged_by_any_test",
@@ -178,6 +187,13 @@ fn main() -> ExitCode {
                     "registry::everything_exported_is_in_the_registry",
                     move || {
                         registry::everything_exported_is_in_the_registry(&registry);
+                        Ok(())
+                    },
+                ),
+                Trial::test(
+                    "metrics::no_metric_attribute_is_an_id_a_card_number_or_a_raw_path",
+                    move || {
+                        metrics::no_metric_attribute_is_an_id_a_card_number_or_a_raw_path(&metrics);
                         Ok(())
                     },
                 ),

@@ -1,6 +1,7 @@
 //! Everything the suite exported is in the semantic conventions it uses or
-//! in its own registry (`semconv/`): no attribute key or event name that a
-//! schema checker (Weaver's `registry live-check`) would call undefined.
+//! in its own registry (`semconv/`): no attribute key, event name or metric
+//! name that a schema checker (Weaver's `registry live-check`) would call
+//! undefined.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,24 @@ pub fn everything_exported_is_in_the_registry(suite: &Suite) {
                     .entry(format!("attribute `{key}` of span event `{}`", event.name))
                     .or_insert_with(place);
             }
+        }
+    }
+    let metric_names = registry.metric_names();
+    for point in receiver.metrics() {
+        let place = || format!("{} metric `{}`", point.service, point.name);
+        if !metric_names.contains(point.name.as_str()) {
+            unknown
+                .entry(format!("metric `{}`", point.name))
+                .or_insert_with(place);
+        }
+        for key in point
+            .attributes
+            .keys()
+            .filter(|key| !keys.contains(key.as_str()))
+        {
+            unknown
+                .entry(format!("attribute `{key}` of metric `{}`", point.name))
+                .or_insert_with(place);
         }
     }
     for log in receiver.logs() {

@@ -15,6 +15,16 @@ pub async fn checkout(
     key: Option<IdempotencyKey>,
     platform::Json(request): platform::Json<CheckoutRequest>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let answer = place(&state, key, request).await;
+    state.metrics.record(&answer);
+    answer
+}
+
+async fn place(
+    state: &AppState,
+    key: Option<IdempotencyKey>,
+    request: CheckoutRequest,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
     let checkout = Checkout::parse(request, YearMonth::now()).map_err(ApiError::InvalidCheckout)?;
 
     let customer = state.users.find(&checkout.customer_id).await?;

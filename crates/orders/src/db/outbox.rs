@@ -79,3 +79,18 @@ pub async fn mark_sent(tx: &mut Transaction, event_id: &str) -> sqlx::Result<()>
         .await?;
     Ok(())
 }
+
+const COUNT_UNSENT: Statement = Statement::new(
+    "SELECT",
+    "outbox",
+    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+);
+
+/// How many events wait to be published.
+pub async fn count_unsent(db: &telemetry::db::Database) -> sqlx::Result<i64> {
+    COUNT_UNSENT
+        .query_as::<(i64,)>()
+        .fetch_one(db)
+        .await
+        .map(|(count,)| count)
+}

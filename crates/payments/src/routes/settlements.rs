@@ -33,6 +33,7 @@ pub async fn create(
         Settlement::NotCharged => ("not_charged", None),
         Settlement::Unknown => ("unknown", None),
     };
+    crate::metrics::settlement(status);
     Ok(Json(SettlementResponse {
         order_id: request.order_id,
         status,
