@@ -111,20 +111,42 @@ fn no_deprecated_component_names() {
     }
 }
 
+/// Every statement of every `transform/redact*` processor, with the
+/// context of the group it is in (`None` for a statement outside any
+/// group: the flat style, whose context the processor infers).
+fn redaction_statements(config: &Yaml) -> Vec<(Option<String>, String)> {
+    let mut statements = Vec::new();
+    let processors = config.keys_at("processors");
+    for name in processors
+        .iter()
+        .filter(|name| name.starts_with("transform/redact"))
+    {
+        for kind in ["trace_statements", "log_statements"] {
+            let Some(Yaml::Sequence(items)) = config.at(&format!("processors.{name}.{kind}"))
+            else {
+                continue;
+            };
+            for item in items {
+                match item {
+                    Yaml::String(statement) => statements.push((None, statement.clone())),
+                    group => {
+                        let context = group.str_at("context").map(str::to_owned);
+                        for statement in group.strings_at("statements") {
+                            statements.push((context.clone(), statement));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    statements
+}
+
 /// The regex of every redaction statement, as OTTL reads it.
 fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
-    let statements = ["trace_statements", "log_statements"]
+    redaction_statements(config)
         .into_iter()
-        .flat_map(|kind| {
-            config
-                .keys_at("processors")
-                .into_iter()
-                .filter(|name| name.starts_with("transform/redact"))
-                .flat_map(move |name| config.strings_at(&format!("processors.{name}.{kind}")))
-                .collect::<Vec<_>>()
-        });
-    statements
-        .map(|statement| {
+        .map(|(_, statement)| {
             // The third argument of replace_all_patterns, or the second of
             // replace_pattern: the first string literal that is not "value".
             let literals: Vec<&str> = statement.split('"').skip(1).step_by(2).collect();
@@ -135,6 +157,41 @@ fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
             Regex::new(&pattern.replace("\\\\", "\\")).unwrap()
         })
         .collect()
+}
+
+/// The transform processor runs a group of statements in one context. In
+/// the flat style (a list of statements, no `context`) it infers one
+/// context for the whole list and, given `span` and `spanevent` paths,
+/// picks `spanevent`: the span statement then runs only on spans that have
+/// events (upstream: processor/transformprocessor/config.go,
+/// pkg/ottl/context_inferrer.go). So every statement must sit in a group
+/// that names its context, and use only that context's paths.
+#[test]
+fn every_redaction_statement_is_in_a_group_of_its_own_context() {
+    let statements = redaction_statements(&collector());
+    assert!(!statements.is_empty());
+    for (context, statement) in &statements {
+        let context = context
+            .as_deref()
+            .unwrap_or_else(|| panic!("{statement:?} is in no group with a `context`"));
+        let path = statement
+            .split(['(', ','])
+            .nth(1)
+            .map(str::trim)
+            .unwrap_or_default();
+        let path_context = path.split('.').next().unwrap_or_default();
+        assert_eq!(
+            path_context, context,
+            "{statement:?} works on {path} inside a `{context}` group"
+        );
+    }
+    let contexts: Vec<&str> = statements
+        .iter()
+        .filter_map(|(context, _)| context.as_deref())
+        .collect();
+    for context in ["span", "spanevent", "log"] {
+        assert!(contexts.contains(&context), "no `{context}` group");
+    }
 }
 
 #[test]
