@@ -163,8 +163,8 @@ fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
 /// the flat style (a list of statements, no `context`) it infers one
 /// context for the whole list and, given `span` and `spanevent` paths,
 /// picks `spanevent`: the span statement then runs only on spans that have
-/// events (upstream: processor/transformprocessor/config.go,
-/// pkg/ottl/context_inferrer.go). So every statement must sit in a group
+/// events (upstream: `processor/transformprocessor/config.go`,
+/// `pkg/ottl/context_inferrer.go`). So every statement must sit in a group
 /// that names its context, and use only that context's paths.
 #[test]
 fn every_redaction_statement_is_in_a_group_of_its_own_context() {
