@@ -102,13 +102,14 @@ fn the_stack_runs_the_versions_its_configuration_is_written_for() {
 }
 
 #[test]
-fn only_gateway_and_grafana_are_published_and_only_on_loopback() {
+fn only_gateway_grafana_and_tempos_api_are_published_and_only_on_loopback() {
     let compose = compose();
     for service in compose.keys_at("services") {
         let ports = compose.strings_at(&format!("services.{service}.ports"));
         match service.as_str() {
             "gateway" => assert_eq!(ports, ["127.0.0.1:8080:8080"]),
             "grafana" => assert_eq!(ports, ["127.0.0.1:3000:3000"]),
+            "tempo" => assert_eq!(ports, ["127.0.0.1:3200:3200"]),
             _ => assert!(ports.is_empty(), "{service} publishes {ports:?}"),
         }
     }
@@ -356,4 +357,30 @@ fn the_stack_fits_in_four_gigabytes() {
         readme.contains("4 GB"),
         "the README states the memory the stack needs"
     );
+}
+
+/// `cargo run -p checkout` after `docker compose up` reaches everything it
+/// asks by default: the gateway, Grafana for the links, and Tempo's API for
+/// the trace it prints. A default nobody publishes is a feature that always
+/// falls back.
+#[test]
+fn the_checkout_clis_defaults_reach_published_ports() {
+    use clap::Parser;
+    let compose = Repo::default().compose().unwrap();
+    let published: Vec<String> = compose
+        .keys_at("services")
+        .iter()
+        .flat_map(|service| compose.strings_at(&format!("services.{service}.ports")))
+        .collect();
+    let cli = checkout::cli::Cli::parse_from(["checkout"]);
+    for url in [&cli.gateway, &cli.grafana, &cli.tempo] {
+        assert_eq!(url.host_str(), Some("localhost"), "{url}");
+        let port = url.port_or_known_default().unwrap();
+        assert!(
+            published
+                .iter()
+                .any(|mapping| mapping.starts_with(&format!("127.0.0.1:{port}:"))),
+            "{url}: nothing is published on 127.0.0.1:{port} ({published:?})"
+        );
+    }
 }
