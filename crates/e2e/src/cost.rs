@@ -2,7 +2,10 @@
 //! telemetry configurations, one fresh suite (fresh databases) at a time.
 //!
 //! - (a) telemetry disabled (`OTEL_SDK_DISABLED=true`), the baseline;
-//! - (b) every trace sampled and exported to a receiver that discards it;
+//! - (b) every trace sampled and exported, with logs and metrics, to a
+//!   receiver that discards it;
+//! - (b′) the same without metrics (`OTEL_METRICS_EXPORTER=none`), to tell
+//!   what metrics cost;
 //! - (c) every trace sampled, the collector refusing connections;
 //! - (d) every trace sampled, the collector accepting and never answering.
 //!
@@ -33,19 +36,21 @@ pub const INSTRUMENTED: [Service; 5] = [
     Service::Notifications,
 ];
 
-/// The four configurations.
+/// The configurations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Telemetry {
     Disabled,
     Exported,
+    ExportedWithoutMetrics,
     CollectorRefusing,
     CollectorHanging,
 }
 
 impl Telemetry {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Disabled,
         Self::Exported,
+        Self::ExportedWithoutMetrics,
         Self::CollectorRefusing,
         Self::CollectorHanging,
     ];
@@ -53,17 +58,23 @@ impl Telemetry {
     pub fn label(self) -> &'static str {
         match self {
             Self::Disabled => "(a) telemetry disabled",
-            Self::Exported => "(b) every trace exported",
+            Self::Exported => "(b) every trace exported, with metrics",
+            Self::ExportedWithoutMetrics => "(b′) every trace exported, no metrics",
             Self::CollectorRefusing => "(c) collector refusing",
             Self::CollectorHanging => "(d) collector hanging",
         }
+    }
+
+    /// Whether spans reach the receiver.
+    pub fn exports(self) -> bool {
+        matches!(self, Self::Exported | Self::ExportedWithoutMetrics)
     }
 
     fn broken_collector(self) -> Option<Failure> {
         match self {
             Self::CollectorRefusing => Some(Failure::Refusing),
             Self::CollectorHanging => Some(Failure::Hanging),
-            Self::Disabled | Self::Exported => None,
+            Self::Disabled | Self::Exported | Self::ExportedWithoutMetrics => None,
         }
     }
 }
@@ -79,6 +90,9 @@ pub struct Phases {
     /// same for every configuration.
     pub rate: f64,
     pub open_loop: Duration,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`: several exports within a measurement
+    /// (the default, a minute, would export none).
+    pub metric_export_interval: Duration,
 }
 
 impl Phases {
@@ -88,6 +102,7 @@ impl Phases {
         saturation: Duration::from_secs(15),
         rate: 100.0,
         open_loop: Duration::from_secs(15),
+        metric_export_interval: Duration::from_secs(5),
     };
 
     /// Seconds, not minutes: does every configuration produce numbers?
@@ -97,6 +112,7 @@ impl Phases {
         saturation: Duration::from_secs(1),
         rate: 20.0,
         open_loop: Duration::from_secs(1),
+        metric_export_interval: Duration::from_millis(300),
     };
 }
 
@@ -117,11 +133,16 @@ pub struct Measurement {
     pub cpu_per_checkout: Vec<Duration>,
     /// What reached the receiver (zero unless spans are exported).
     pub spans_received: usize,
+    /// Metric data points that reached the receiver.
+    pub metric_points_received: usize,
 }
 
 /// The suite as users run it, in `telemetry`'s configuration: the SDK's
 /// default batching, faults off, the reconciler at its default pace.
-pub async fn start_suite(telemetry: Telemetry) -> anyhow::Result<(Suite, Option<BrokenCollector>)> {
+pub async fn start_suite(
+    telemetry: Telemetry,
+    metric_export_interval: Duration,
+) -> anyhow::Result<(Suite, Option<BrokenCollector>)> {
     let broken = telemetry
         .broken_collector()
         .map(BrokenCollector::start)
@@ -136,9 +157,17 @@ pub async fn start_suite(telemetry: Telemetry) -> anyhow::Result<(Suite, Option<
     .env("RECONCILE_INTERVAL_MS", "10000")
     // Spans at INFO, as in production; the JSON log lines a checkout
     // writes are part of what is measured.
-    .env("RUST_LOG", "info");
-    if telemetry == Telemetry::Disabled {
-        options = options.env("OTEL_SDK_DISABLED", "true");
+    .env("RUST_LOG", "info")
+    .env(
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        metric_export_interval.as_millis().to_string(),
+    );
+    match telemetry {
+        Telemetry::Disabled => options = options.env("OTEL_SDK_DISABLED", "true"),
+        Telemetry::ExportedWithoutMetrics => {
+            options = options.env("OTEL_METRICS_EXPORTER", "none");
+        }
+        _ => {}
     }
     if let Some(broken) = &broken {
         options = options.env("OTEL_EXPORTER_OTLP_ENDPOINT", broken.endpoint());
@@ -148,7 +177,7 @@ pub async fn start_suite(telemetry: Telemetry) -> anyhow::Result<(Suite, Option<
 }
 
 pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Measurement> {
-    let (suite, _broken) = start_suite(telemetry).await?;
+    let (suite, _broken) = start_suite(telemetry, phases.metric_export_interval).await?;
     let gateway = Url::parse(&suite.url(Service::Gateway))?;
     let client = loadgen::http_client()?;
     let mut mix = Mix::new(Weights::APPROVED_ONLY, 7);
@@ -199,6 +228,7 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         peak_rss_mib,
         cpu_per_checkout,
         spans_received: suite.receiver().span_count(),
+        metric_points_received: suite.receiver().metric_point_count(),
     })
 }
 
@@ -256,6 +286,7 @@ fn mean(runs: &[Measurement]) -> Measurement {
             })
             .collect(),
         spans_received: runs.iter().map(|run| run.spans_received).sum(),
+        metric_points_received: runs.iter().map(|run| run.metric_points_received).sum(),
     }
 }
 
@@ -266,14 +297,15 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
     let _ = writeln!(
         out,
         "| configuration | checkouts/s at saturation ({} callers) | p50 ms at {}/s | p99 ms at {}/s \
-         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | not 201 | spans received |",
+         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | not 201 | spans received \
+         | metric points received |",
         phases.workers,
         phases.rate,
         phases.rate,
         names.join(" / "),
         names.join(" / "),
     );
-    let _ = writeln!(out, "|{}", " --- |".repeat(10));
+    let _ = writeln!(out, "|{}", " --- |".repeat(11));
     for result in results {
         let rss: Vec<String> = result
             .peak_rss_mib
@@ -287,7 +319,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} | {} |",
             result.telemetry.label(),
             result.saturation_rate,
             millis(result.p50),
@@ -298,6 +330,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             result.cpu_per_checkout.iter().sum::<Duration>().as_micros(),
             result.failed,
             result.spans_received,
+            result.metric_points_received,
         );
     }
     if let Some(baseline) = results
@@ -321,6 +354,25 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             );
         }
     }
+    let find = |telemetry| results.iter().find(|result| result.telemetry == telemetry);
+    if let (Some(with), Some(without)) = (
+        find(Telemetry::Exported),
+        find(Telemetry::ExportedWithoutMetrics),
+    ) {
+        let cpu = |result: &Measurement| result.cpu_per_checkout.iter().sum::<Duration>();
+        let rss: Vec<String> = with
+            .peak_rss_mib
+            .iter()
+            .zip(&without.peak_rss_mib)
+            .map(|(with, without)| format!("{:+.1}", with - without))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nwhat metrics cost, (b) against (b′): CPU per checkout {:.3}×, peak RSS MiB per service {}",
+            cpu(with).as_secs_f64() / cpu(without).as_secs_f64(),
+            rss.join(" / "),
+        );
+    }
     out
 }
 
@@ -338,7 +390,11 @@ pub async fn soak(
     every: Duration,
     mut report: impl FnMut(Duration, &[f64]),
 ) -> anyhow::Result<loadgen::Summary> {
-    let (suite, _broken) = start_suite(Telemetry::CollectorHanging).await?;
+    let (suite, _broken) = start_suite(
+        Telemetry::CollectorHanging,
+        Phases::FULL.metric_export_interval,
+    )
+    .await?;
     let gateway = Url::parse(&suite.url(Service::Gateway))?;
     let client = loadgen::http_client()?;
     let mut mix = Mix::new(Weights::APPROVED_ONLY, 11);

@@ -103,13 +103,32 @@ impl Store {
     }
 
     fn keep_metrics(&mut self, resource_metrics: Vec<ResourceMetrics>, raw: Bytes) {
+        if self.discard {
+            self.metric_point_count += count_points(&resource_metrics);
+            return;
+        }
         let points = flatten_metrics(resource_metrics);
         self.metric_point_count += points.len();
-        if !self.discard {
-            self.metrics.extend(points);
-            self.raw.push(raw);
-        }
+        self.metrics.extend(points);
+        self.raw.push(raw);
     }
+}
+
+/// Data points in an export, without flattening it.
+fn count_points(resource_metrics: &[ResourceMetrics]) -> usize {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let metrics = resource_metrics
+        .iter()
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics);
+    metrics
+        .map(|metric| match &metric.data {
+            Some(Data::Histogram(histogram)) => histogram.data_points.len(),
+            Some(Data::Sum(sum)) => sum.data_points.len(),
+            Some(Data::Gauge(gauge)) => gauge.data_points.len(),
+            _ => 1,
+        })
+        .sum()
 }
 
 type Shared = Arc<Mutex<Store>>;

@@ -29,12 +29,17 @@ async fn every_configuration_produces_numbers() -> anyhow::Result<()> {
                 .is_zero(),
             "{label}: no CPU time"
         );
-        let exported = result.telemetry == Telemetry::Exported;
         assert_eq!(
             result.spans_received > 0,
-            exported,
+            result.telemetry.exports(),
             "{label}: {} spans received",
             result.spans_received
+        );
+        assert_eq!(
+            result.metric_points_received > 0,
+            result.telemetry == Telemetry::Exported,
+            "{label}: {} metric points received",
+            result.metric_points_received
         );
     }
     Ok(())
