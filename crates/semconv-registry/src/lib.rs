@@ -146,7 +146,7 @@ impl Registry {
                 .is_some_and(|extension| extension == "yaml")
                 && path
                     .file_name()
-                    .is_some_and(|name| name != "registry_manifest.yaml")
+                    .is_some_and(|name| name != "manifest.yaml")
         });
         paths.sort();
         let mut registry = Self::default();
