@@ -63,7 +63,7 @@ fn call_problem(error: CallError) -> Problem {
         CallError::Problem { service, problem } => {
             tracing::error!(
                 service.peer.name = service,
-                error.message = problem.detail,
+                exception.message = problem.detail,
                 "dependency failed"
             );
             Problem::new(
@@ -76,7 +76,7 @@ fn call_problem(error: CallError) -> Problem {
         CallError::Unexpected { service, source } => {
             tracing::error!(
                 service.peer.name = service,
-                error.message = format!("{source:#}"),
+                exception.message = format!("{source:#}"),
                 "dependency call failed"
             );
             Problem::new(

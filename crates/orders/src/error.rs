@@ -86,7 +86,7 @@ impl ApiError {
                 problem.with("order_id", order_id.as_str())
             }
             Self::Payments { order_id, source } => {
-                tracing::warn!(error.message = %source, "payments call failed");
+                tracing::warn!(exception.message = %source, "payments call failed");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "dependency-unavailable",
@@ -96,7 +96,7 @@ impl ApiError {
                 .with("order_id", order_id.as_str())
             }
             Self::PaymentUnknown { order_id, source } => {
-                tracing::warn!(error.message = %source, "payment outcome unknown");
+                tracing::warn!(exception.message = %source, "payment outcome unknown");
                 let (status, kind, title) = if source.is_timeout() {
                     (
                         StatusCode::GATEWAY_TIMEOUT,

@@ -107,7 +107,7 @@ pub async fn finish<T: serde::Serialize>(
     if let Err(error) = kept {
         // The answer still goes out; a retry will find the key running and
         // wait, then run again once the key expires.
-        tracing::warn!(error.message = %error, "the idempotent answer was not stored");
+        tracing::warn!(exception.message = %error, "the idempotent answer was not stored");
     }
     replay(i32::from(status.as_u16()), &body.to_string())
 }

@@ -36,7 +36,7 @@ pub fn start(state: AppState, every: Duration) {
             passes.tick().await;
             if let Err(error) = pass(&state).await {
                 tracing::warn!(
-                    error.message = format!("{error:#}"),
+                    exception.message = format!("{error:#}"),
                     "reconciliation pass failed"
                 );
             }
@@ -60,7 +60,7 @@ async fn pass(state: &AppState) -> anyhow::Result<()> {
             Some(Ok(())) => {}
             Some(Err(error)) => tracing::warn!(
                 order.id = id.as_str(),
-                error.message = format!("{error:#}"),
+                exception.message = format!("{error:#}"),
                 "settling an order failed; it is tried again next pass"
             ),
             None => tracing::warn!(order.id = id.as_str(), "settling an order timed out"),

@@ -76,7 +76,7 @@ async fn run(
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(error.message = format!("{error:#}"), retry_in = ?retry, "outbox relay paused");
+                    tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?retry, "outbox relay paused");
                     tokio::time::sleep(retry).await;
                     retry = (retry * 2).min(LAST_RETRY);
                 }

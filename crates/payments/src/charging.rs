@@ -179,7 +179,7 @@ pub async fn settle_order(state: &AppState, order_id: &str) -> Result<Settlement
                     Settlement::NotCharged
                 }
                 Err(error) => {
-                    tracing::warn!(error.message = %error, "the card processor cannot say yet");
+                    tracing::warn!(exception.message = %error, "the card processor cannot say yet");
                     Settlement::Unknown
                 }
             },

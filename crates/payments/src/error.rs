@@ -42,7 +42,7 @@ impl IntoResponse for ApiError {
             .with("payment_id", payment_id.as_str())
             .with("decline_code", decline_code),
             Self::CardProcessor(error) => {
-                tracing::warn!(error.message = %error, "card processor call failed");
+                tracing::warn!(exception.message = %error, "card processor call failed");
                 match error {
                     CallError::Timeout { .. } => Problem::new(
                         StatusCode::GATEWAY_TIMEOUT,

@@ -24,7 +24,7 @@ impl From<PathRejection> for Problem {
     fn from(rejection: PathRejection) -> Self {
         if rejection.status() == StatusCode::INTERNAL_SERVER_ERROR {
             // The route and its `Path` type disagree: our bug, not the caller's.
-            tracing::error!(error.message = %rejection.body_text(), "path parameters do not fit their type");
+            tracing::error!(exception.message = %rejection.body_text(), "path parameters do not fit their type");
             return Problem::internal();
         }
         Problem::not_found()

@@ -91,7 +91,10 @@ pub fn unexpected(error: &anyhow::Error) -> Problem {
         })
     });
     if database_unreachable {
-        tracing::warn!(error.message = format!("{error:#}"), "database unavailable");
+        tracing::warn!(
+            exception.message = format!("{error:#}"),
+            "database unavailable"
+        );
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database-unavailable",
@@ -99,7 +102,7 @@ pub fn unexpected(error: &anyhow::Error) -> Problem {
             "The service cannot reach its database. Try again later.",
         );
     }
-    tracing::error!(error.message = format!("{error:#}"), "request failed");
+    tracing::error!(exception.message = format!("{error:#}"), "request failed");
     Problem::internal()
 }
 
@@ -115,8 +118,8 @@ impl IntoResponse for Problem {
             tracing::info!(
                 http.response.status_code = status.as_u16(),
                 error.type = self.kind(),
-                error.message = %self.detail,
-                "request rejected"
+                "request rejected: {}",
+                self.detail
             );
         }
         let body = serde_json::to_vec(&self).unwrap_or_default();

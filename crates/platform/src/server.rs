@@ -108,7 +108,7 @@ impl Server {
                     // Out of file descriptors and the like: the next
                     // accept may work; a busy loop would not help.
                     Err(error) => {
-                        tracing::warn!(error.message = %error, "accepting a connection failed");
+                        tracing::warn!(exception.message = %error, "accepting a connection failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
@@ -182,7 +182,10 @@ pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Serve
     }
     .await;
     if let Err(error) = &result {
-        tracing::error!(error.message = format!("{error:#}"), "{service} stopped");
+        tracing::error!(
+            exception.message = format!("{error:#}"),
+            "{service} stopped"
+        );
         eprintln!("error: {error:#}");
     } else {
         tracing::info!("{service} stopped");

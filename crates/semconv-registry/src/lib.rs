@@ -144,9 +144,7 @@ impl Registry {
         paths.retain(|path| {
             path.extension()
                 .is_some_and(|extension| extension == "yaml")
-                && path
-                    .file_name()
-                    .is_some_and(|name| name != "manifest.yaml")
+                && path.file_name().is_some_and(|name| name != "manifest.yaml")
         });
         paths.sort();
         let mut registry = Self::default();

@@ -57,7 +57,7 @@ async fn run(db: Database, jetstream: jetstream::Context, destination: Destinati
     let mut retry = FIRST_RETRY;
     loop {
         if let Err(error) = consume(&db, &jetstream, &destination, &poisoned, &mut retry).await {
-            tracing::warn!(error.message = format!("{error:#}"), retry_in = ?retry, "consumer paused");
+            tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?retry, "consumer paused");
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(LAST_RETRY);
@@ -147,7 +147,7 @@ async fn handle(
                 (None, message.ack().await)
             }
             Err(error) => {
-                tracing::warn!(error.message = %error, "order.confirmed not processed; redelivery asked");
+                tracing::warn!(exception.message = %error, "order.confirmed not processed; redelivery asked");
                 messaging::record_failure(
                     &tracing::Span::current(),
                     "database",
@@ -165,6 +165,6 @@ async fn handle(
     messaging::record_processed(destination, CONSUMER, started.elapsed(), error_type);
     if let Err(error) = acked {
         // The server redelivers an unacknowledged message after its ack wait.
-        tracing::warn!(error.message = %error, "acknowledging a message failed");
+        tracing::warn!(exception.message = %error, "acknowledging a message failed");
     }
 }

@@ -36,7 +36,7 @@ async fn place(
         .order_confirmed(&order.order_id, &customer.customer_id)
         .await
     {
-        tracing::warn!(error.message = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
+        tracing::warn!(exception.message = %error, order.id = order.order_id.as_str(), "order confirmation not queued");
     }
     tracing::info!(
         name: "checkout.completed",
