@@ -20,12 +20,14 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
+# The same packages for both steps: cargo resolves features over the
+# packages it is asked for, and a cook of the whole workspace would build
+# other dependencies than the final build uses, so nothing would cache.
+ARG PACKAGES="-p gateway -p users -p orders -p payments -p notifications -p card-processor -p loadgen"
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json ${PACKAGES}
 COPY . .
-RUN cargo build --release --locked \
-      -p gateway -p users -p orders -p payments -p notifications -p card-processor \
-      -p loadgen \
+RUN cargo build --release --locked ${PACKAGES} \
  && mkdir -p /out \
  && cp target/release/gateway target/release/users target/release/orders \
        target/release/payments target/release/notifications target/release/card-processor \

@@ -153,3 +153,71 @@ fn loki_keeps_trace_ids_as_structured_metadata() {
         Some(3100)
     );
 }
+
+/// Hours in a duration such as `48h` or `2d`.
+fn hours(duration: &str) -> u64 {
+    let (number, unit) = duration.split_at(duration.len() - 1);
+    let number: u64 = number.parse().unwrap();
+    match unit {
+        "h" => number,
+        "d" => number * 24,
+        _ => panic!("{duration}: expected hours or days"),
+    }
+}
+
+/// A trace links to its logs and its metrics: if one backend forgets
+/// sooner than another, the links die. Tempo's own default is 14 days,
+/// Loki keeps everything unless told.
+#[test]
+fn traces_logs_and_metrics_are_kept_equally_long() {
+    let repo = Repo::default();
+    let tempo = repo.yaml("tempo.yaml").unwrap();
+    let loki = repo.yaml("loki.yaml").unwrap();
+    let prometheus = repo.yaml("prometheus.yaml").unwrap();
+    let traces = hours(
+        tempo
+            .str_at("backend_worker.compaction.block_retention")
+            .unwrap(),
+    );
+    let logs = hours(loki.str_at("limits_config.retention_period").unwrap());
+    assert_eq!(
+        loki.at("compactor.retention_enabled")
+            .and_then(stack_check::Yaml::as_bool),
+        Some(true)
+    );
+    let metrics = hours(prometheus.str_at("storage.tsdb.retention.time").unwrap());
+    assert_eq!(
+        (traces, logs),
+        (metrics, metrics),
+        "Tempo, Loki, Prometheus"
+    );
+    // Prometheus 3.13 deprecates the flag for the config key.
+    let compose = repo.compose().unwrap();
+    assert!(
+        !compose
+            .strings_at("services.prometheus.command")
+            .iter()
+            .any(|flag| flag.starts_with("--storage.tsdb.retention")),
+        "retention belongs in prometheus.yaml"
+    );
+}
+
+/// cargo-chef's cook must build the dependencies the final build uses, or
+/// the dependency layer never caches: the same packages in both commands.
+#[test]
+fn the_dockerfile_cooks_what_it_builds() {
+    let dockerfile = Repo::default().text("Dockerfile").unwrap();
+    let line = |command: &str| {
+        dockerfile
+            .lines()
+            .find(|line| line.contains(command))
+            .unwrap_or_else(|| panic!("no `{command}`"))
+            .to_owned()
+    };
+    let (cook, build) = (line("cargo chef cook"), line("cargo build --release"));
+    assert!(
+        cook.contains("${PACKAGES}") && build.contains("${PACKAGES}"),
+        "{cook}\n{build}"
+    );
+    assert!(dockerfile.contains("ARG PACKAGES="));
+}
