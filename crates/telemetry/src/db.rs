@@ -22,7 +22,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use sqlx::{
     Executor, PgPool, Postgres,
-    migrate::{MigrateDatabase, Migrator},
     postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow},
 };
 use tracing::{Instrument, Span, field::Empty};
@@ -215,18 +214,9 @@ pub struct Database {
 }
 
 impl Database {
-    /// Creates the database if it does not exist (and the role may), then
-    /// opens a pool to it.
+    /// Opens a pool to the database `url` names; every connection gets the
+    /// statement timeout.
     pub async fn connect(url: &str) -> sqlx::Result<Self> {
-        if !Postgres::database_exists(url).await? {
-            // Two replicas starting at once may both try: the loser's error
-            // is harmless if the database now exists.
-            if let Err(error) = Postgres::create_database(url).await
-                && !Postgres::database_exists(url).await?
-            {
-                return Err(error);
-            }
-        }
         let options: PgConnectOptions = url.parse()?;
         let options = options.options([(
             "statement_timeout",
@@ -247,9 +237,11 @@ impl Database {
         })
     }
 
-    /// Applies the service's migrations.
-    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
-        migrator.run(&self.pool).await
+    /// The pool itself, for what is no request's work and needs no span:
+    /// applying migrations at start, say. Statements go through
+    /// [`Statement`].
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     pub async fn begin(&self) -> sqlx::Result<Transaction> {

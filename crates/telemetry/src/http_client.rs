@@ -22,7 +22,7 @@ use reqwest_tracing::{ReqwestOtelSpanBackend, TracingMiddleware};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::http_server::method_name;
+use crate::http_method_name as method_name;
 
 pub use reqwest_middleware::{Error, Result};
 

@@ -8,7 +8,7 @@
 
 use axum::{
     extract::{MatchedPath, Request},
-    http::{HeaderValue, Method, StatusCode, header, uri::Authority},
+    http::{HeaderValue, StatusCode, header, uri::Authority},
     middleware::Next,
     response::Response,
 };
@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;
+
+use crate::http_method_name as method_name;
 use tracing::{Instrument, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -154,23 +156,6 @@ fn traceresponse(span: &Span) -> Option<HeaderValue> {
         span_context.trace_flags().to_u8()
     );
     HeaderValue::from_str(&value).ok()
-}
-
-/// The method as the conventions want it: the known methods as they are,
-/// anything else as `_OTHER`, so a client cannot blow up cardinality.
-pub(crate) fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "_OTHER",
-    }
 }
 
 /// `server.address` and `server.port` of a server span come from the `Host`

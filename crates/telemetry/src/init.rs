@@ -41,6 +41,10 @@ pub enum InitError {
     Filter(#[from] tracing_subscriber::filter::ParseError),
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error(
+        "OTEL_EXPORTER_OTLP_PROTOCOL=grpc, but this build has no gRPC exporter (the telemetry crate's `grpc` feature)"
+    )]
+    GrpcNotBuilt,
     #[error("a global tracing subscriber is already installed: {0}")]
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
 }
@@ -240,11 +244,14 @@ fn metric_exporter(config: &TelemetryConfig) -> Result<MetricExporter, InitError
             .with_endpoint(target.endpoint.as_str())
             .with_temporality(temporality)
             .build()?,
+        #[cfg(feature = "grpc")]
         Protocol::Grpc => MetricExporter::builder()
             .with_tonic()
             .with_endpoint(target.endpoint.as_str())
             .with_temporality(temporality)
             .build()?,
+        #[cfg(not(feature = "grpc"))]
+        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
     })
 }
 
@@ -261,10 +268,13 @@ fn logger_provider(
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .with_endpoint(target.endpoint.as_str())
             .build()?,
+        #[cfg(feature = "grpc")]
         Protocol::Grpc => LogExporter::builder()
             .with_tonic()
             .with_endpoint(target.endpoint.as_str())
             .build()?,
+        #[cfg(not(feature = "grpc"))]
+        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
     };
     Ok(Some(
         SdkLoggerProvider::builder()
@@ -282,10 +292,13 @@ fn span_exporter(config: &TelemetryConfig) -> Result<SpanExporter, InitError> {
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .with_endpoint(target.endpoint.as_str())
             .build()?,
+        #[cfg(feature = "grpc")]
         Protocol::Grpc => SpanExporter::builder()
             .with_tonic()
             .with_endpoint(target.endpoint.as_str())
             .build()?,
+        #[cfg(not(feature = "grpc"))]
+        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
     })
 }
 

@@ -28,12 +28,16 @@
 //! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`.
 
 pub mod config;
+#[cfg(feature = "sqlx")]
 pub mod db;
+#[cfg(feature = "reqwest")]
 pub mod http_client;
+#[cfg(feature = "axum")]
 pub mod http_server;
 pub mod init;
 mod log_records;
 pub mod logs;
+#[cfg(feature = "nats")]
 pub mod messaging;
 pub mod metrics;
 pub mod propagation;
@@ -74,4 +78,22 @@ pub fn record_exception(span: &Span, error_type: &'static str, message: &str) {
     span.set_attribute(semconv::ERROR_TYPE, error_type);
     add_exception_event(span, error_type, message);
     span.set_status(opentelemetry::trace::Status::error(message.to_owned()));
+}
+
+/// The method as the conventions want it: the known methods as they are,
+/// anything else as `_OTHER`, so a client cannot blow up cardinality.
+#[cfg(any(feature = "axum", feature = "reqwest"))]
+pub(crate) fn http_method_name(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::TRACE => "TRACE",
+        http::Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
 }

@@ -13,6 +13,17 @@
 //! Instruments are made from the global meter provider, so they must be
 //! made after [`init`](crate::init()): one made before it records nowhere.
 
+// With an integration's feature off, its instruments are never recorded.
+#![cfg_attr(
+    not(all(
+        feature = "axum",
+        feature = "reqwest",
+        feature = "sqlx",
+        feature = "nats"
+    )),
+    allow(dead_code)
+)]
+
 use std::sync::LazyLock;
 
 /// What a service needs to make and use its own instruments.

@@ -17,7 +17,7 @@
 //! - `baggage` headers are joined too; the SDK bounds what it keeps (8192
 //!   bytes, 64 entries).
 
-use axum::http::HeaderMap;
+use http::HeaderMap;
 use opentelemetry::{Context, global, propagation::Extractor};
 
 const TRACEPARENT: &str = "traceparent";
@@ -155,7 +155,7 @@ fn is_bounded_tracestate(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use http::HeaderValue;
     use opentelemetry::{baggage::BaggageExt, trace::TraceContextExt};
     use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
     use proptest::prelude::*;
