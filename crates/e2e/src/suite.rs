@@ -606,14 +606,20 @@ pub fn binary(service: Service) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cargo built no binary named {service}"))
 }
 
-/// The service binaries by name, built once per test process.
+/// The path of one of the telemetry crate's examples, built with the
+/// services.
+pub fn example(name: &str) -> anyhow::Result<PathBuf> {
+    (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no example named {name}"))
+}
+
+/// The service binaries and examples by name, built once per test process.
 fn binaries() -> anyhow::Result<&'static BTreeMap<String, PathBuf>> {
     static BINARIES: OnceLock<Result<BTreeMap<String, PathBuf>, String>> = OnceLock::new();
     let built = BINARIES.get_or_init(|| build().map_err(|error| format!("{error:#}")));
     built.as_ref().map_err(|error| anyhow!("{error}"))
 }
 
-/// `cargo build` of every service. Cargo's JSON messages name each binary's
+/// `cargo build` of every service and example. Cargo's JSON messages name each binary's
 /// path, so the target directory (`CARGO_TARGET_DIR`, `.cargo/config.toml`,
 /// ...) need not be guessed; diagnostics still go to stderr as usual.
 fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
@@ -627,6 +633,7 @@ fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
         "build",
         "--workspace",
         "--bins",
+        "--examples",
         "--message-format=json-render-diagnostics",
     ]);
     // Services are built as this crate was: debug for the tests, release

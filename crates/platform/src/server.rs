@@ -160,7 +160,7 @@ pub async fn shutdown_signal() {
 /// The whole life of a service: telemetry first (so start-up is logged and
 /// a bad `OTEL_*` value stops it), then the application, then serving until
 /// SIGTERM, then the telemetry flush. Every failure is one line on stderr
-/// and a non-zero exit.
+/// and a non-zero exit. `orders`' `main.rs` spells the same steps out.
 pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Server>>) -> ExitCode {
     let telemetry = match telemetry::init(service) {
         Ok(guard) => guard,
@@ -169,6 +169,15 @@ pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Serve
             return ExitCode::from(2);
         }
     };
+    let served = serve(service, build).await;
+    telemetry.shutdown();
+    served
+}
+
+/// Builds the application, says where it listens (the line the tests and
+/// a reader wait for), serves until SIGTERM or Ctrl-C and drains; the
+/// outcome as an exit code, a failure logged and on stderr.
+pub async fn serve(service: &str, build: impl Future<Output = anyhow::Result<Server>>) -> ExitCode {
     let result = async {
         let server = build.await?;
         let address = server.local_addr()?;
@@ -181,19 +190,18 @@ pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Serve
         anyhow::Ok(())
     }
     .await;
-    if let Err(error) = &result {
-        tracing::error!(
-            exception.message = format!("{error:#}"),
-            "{service} stopped"
-        );
-        eprintln!("error: {error:#}");
-    } else {
-        tracing::info!("{service} stopped");
-    }
-    telemetry.shutdown();
-    if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match result {
+        Ok(()) => {
+            tracing::info!("{service} stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(
+                exception.message = format!("{error:#}"),
+                "{service} stopped"
+            );
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -50,9 +50,9 @@ pub enum InitError {
 }
 
 /// Keeps the providers alive; shutting it down (or dropping it) exports what
-/// is still queued, traces first, then metrics (a last collection, so the
-/// last requests count), and logs last, so the log lines that describe a
-/// failed export still go out.
+/// is still queued: traces and metrics (a last collection, so the last
+/// requests count) together, then logs, so the log lines that describe a
+/// failed export still go out. At most twice [`SHUTDOWN_TIMEOUT`] in all.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     tracer_provider: SdkTracerProvider,
@@ -65,10 +65,15 @@ impl TelemetryGuard {
     pub fn shutdown(&self) {
         // Errors here mean "already shut down" or "collector unreachable":
         // nothing a stopping process can do about either.
-        let _ = self.tracer_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
-        if let Some(meter_provider) = &self.meter_provider {
-            let _ = meter_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
-        }
+        // Traces and metrics side by side: with the collector hung each
+        // waits its whole timeout, and a stopping service must not wait
+        // for them one after the other.
+        std::thread::scope(|scope| {
+            if let Some(meter_provider) = &self.meter_provider {
+                scope.spawn(|| meter_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+            }
+            let _ = self.tracer_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        });
         if let Some(logger_provider) = &self.logger_provider {
             let _ = logger_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
         }
