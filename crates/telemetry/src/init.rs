@@ -52,7 +52,7 @@ pub enum InitError {
 /// Keeps the providers alive; shutting it down (or dropping it) exports what
 /// is still queued: traces and metrics (a last collection, so the last
 /// requests count) together, then logs, so the log lines that describe a
-/// failed export still go out. At most twice [`SHUTDOWN_TIMEOUT`] in all.
+/// failed export still go out. At most twice 5 s in all.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     tracer_provider: SdkTracerProvider,

@@ -1,21 +1,54 @@
-//! Everything OpenTelemetry, shared by every service of the suite.
+//! Everything OpenTelemetry, shared by every service of the suite: traces,
+//! metrics and logs from the standard `OTEL_*` variables, spans per the
+//! semantic conventions for HTTP, Postgres and NATS, and a flush at the end.
 //!
-//! A service uses it in five lines and never names an `opentelemetry` type:
+//! A service's whole life with it, and it never names an `opentelemetry`
+//! type:
 //!
-//! ```ignore
-//! let _telemetry = telemetry::init("orders")?;                     // OTEL_* → providers, subscriber
-//! let app = router.layer(axum::middleware::from_fn(telemetry::http_server::trace_requests));
-//! let payments = telemetry::http_client::client(Duration::from_secs(5)); // CLIENT spans + traceparent
-//! let db = telemetry::db::Database::connect(&database_url).await?;  // CLIENT span per statement
-//! FIND_USER.query_as::<UserRow>().bind(id).fetch_optional(&db).await?;
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use axum::{Router, middleware, routing::get};
+//! use telemetry::db::{Database, Statement};
+//!
+//! /// A statement names its operation and table: its span's name.
+//! const FIND_USER: Statement =
+//!     Statement::new("SELECT", "users", "SELECT name FROM users WHERE id = $1");
+//!
+//! # async fn service() -> anyhow::Result<()> {
+//! // 1. Providers, propagators and the subscriber, from OTEL_* and RUST_LOG.
+//! let telemetry = telemetry::init("users")?;
+//! // 2. A CLIENT span and a duration metric per statement.
+//! let db = Database::connect("postgres://postgres:postgres@localhost/users").await?;
+//! let user: Option<(String,)> =
+//!     FIND_USER.query_as().bind("cus_1001".to_owned()).fetch_optional(&db).await?;
+//! // 3. A CLIENT span per call, with `traceparent` and `baggage` sent on.
+//! let client = telemetry::http_client::client(Duration::from_secs(5));
+//! let _ = client.get("http://localhost:8082/orders/ord_1").send().await;
+//! // 4. A SERVER span per request, named by its route.
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "..." }))
+//!     .layer(middleware::from_fn(telemetry::http_server::trace_requests));
+//! // ... serve `app` until the shutdown signal ...
+//! // 5. Export what is still queued: traces and metrics, then logs.
+//! telemetry.shutdown();
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! Each integration is a cargo feature (`axum`, `reqwest`, `sqlx`, `nats`,
+//! `grpc`), all on by default; `examples/axum_service.rs` is the above as
+//! a program, run by the end-to-end tests.
 //!
 //! # Layout
 //!
 //! - [`config`]: the standard `OTEL_*` variables, parsed once; errors name
 //!   the variable.
-//! - [`init`](mod@init): `init()` → [`TelemetryGuard`]: propagators, tracer and
-//!   logger providers, the `tracing` subscriber; the guard flushes on drop.
+//! - [`init`](mod@init): `init()` → [`TelemetryGuard`]: propagators, tracer,
+//!   meter and logger providers, the `tracing` subscriber; the guard
+//!   flushes on drop.
+//! - [`metrics`]: the conventions' instruments, recorded where the spans
+//!   are made, and [`metrics::meter`] for a service's own.
 //! - [`http_server`]: the axum middleware that makes SERVER spans and
 //!   answers with `traceresponse`.
 //! - [`http_client`]: the traced reqwest client: CLIENT spans, context
@@ -25,7 +58,9 @@
 //!   grammar before the SDK reads them.
 //! - [`messaging`]: W3C context in NATS headers, and the `create`, `send`
 //!   and `process` spans of the messaging conventions.
-//! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`.
+//! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`; what
+//!   becomes an OTLP log record, and which log lines are span events
+//!   (only named ones: the suite's registry, `semconv/`, defines them).
 
 pub mod config;
 #[cfg(feature = "sqlx")]
