@@ -29,7 +29,7 @@ pub async fn record_order_confirmed(
     total_cents: i64,
     currency: &str,
 ) -> anyhow::Result<()> {
-    let event_id = format!("evt_{}", uuid::Uuid::now_v7().simple());
+    let event_id = platform::id::new("evt");
     let event = OrderConfirmed {
         event_id: &event_id,
         order_id: order_id.as_str(),

@@ -7,6 +7,12 @@
 //! bytes at most); and `.`, `..` or `/`, which would change the path of a
 //! URL an id is put into.
 
+/// A new id with this prefix: `{prefix}_` and a UUID v7 in 32 hex digits,
+/// so ids sort by creation time (an index on them stays append-mostly).
+pub fn new(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
 /// The longest part after the prefix. No id of ours comes near it.
 const MAX_TAIL: usize = 60;
 
@@ -27,7 +33,15 @@ pub fn is_well_formed(value: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_well_formed;
+    use super::{is_well_formed, new};
+
+    #[test]
+    fn new_ids_are_well_formed_and_in_creation_order() {
+        let (first, second) = (new("ord"), new("ord"));
+        assert!(is_well_formed(&first, "ord"), "{first}");
+        assert_eq!(first.len(), 36);
+        assert!(first < second);
+    }
 
     #[test]
     fn accepts_the_suites_ids() {

@@ -38,7 +38,7 @@ pub async fn create(
             "order_id and customer_id must be ids of the suite (ord_..., cus_...)",
         ));
     }
-    let id = format!("ntf_{}", uuid::Uuid::now_v7().simple());
+    let id = platform::id::new("ntf");
     let row = db::notifications::insert(
         &state.db,
         id,

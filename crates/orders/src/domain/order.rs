@@ -9,7 +9,7 @@ pub struct OrderId(String);
 
 impl OrderId {
     pub fn generate() -> Self {
-        Self(format!("ord_{}", uuid::Uuid::now_v7().simple()))
+        Self(platform::id::new("ord"))
     }
 
     /// An id as a caller sent it; `None` if it cannot be one of ours.

@@ -8,7 +8,7 @@ pub struct PaymentId(String);
 
 impl PaymentId {
     pub fn generate() -> Self {
-        Self(format!("pay_{}", uuid::Uuid::now_v7().simple()))
+        Self(platform::id::new("pay"))
     }
 
     pub fn as_str(&self) -> &str {
