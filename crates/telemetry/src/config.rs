@@ -12,25 +12,36 @@ use url::Url;
 /// Where one signal (traces or logs) is exported.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpTarget {
+    /// `http/protobuf` or `grpc`.
     pub protocol: Protocol,
     /// The full URL the exporter posts to: for `http/protobuf` it ends in
     /// `/v1/traces` or `/v1/logs` unless a signal-specific variable set it.
     pub endpoint: Url,
 }
 
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
+    /// `http/protobuf`, the default.
     HttpProtobuf,
+    /// `grpc` (the `grpc` feature).
     Grpc,
 }
 
+/// `OTEL_TRACES_SAMPLER` with its `OTEL_TRACES_SAMPLER_ARG`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sampler {
+    /// `always_on`.
     AlwaysOn,
+    /// `always_off`.
     AlwaysOff,
+    /// `traceidratio`: this share of traces, whatever the caller decided.
     TraceIdRatio(f64),
+    /// `parentbased_always_on`, the default: the caller decides, else sample.
     ParentBasedAlwaysOn,
+    /// `parentbased_always_off`.
     ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio`: the caller decides, else this share.
     ParentBasedTraceIdRatio(f64),
 }
 
@@ -38,15 +49,20 @@ pub enum Sampler {
 /// `OTEL_METRICS_EXPORTER`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExporterKind {
+    /// `otlp`: to the OTLP endpoint.
     Otlp,
+    /// `console`: to stdout, for a developer.
     Console,
 }
 
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Temporality {
+    /// `cumulative`, the default: totals since start.
     Cumulative,
+    /// `delta`: what changed since the last export.
     Delta,
+    /// `lowmemory`: delta for counters and histograms, cumulative otherwise.
     LowMemory,
 }
 
@@ -55,41 +71,57 @@ pub enum Temporality {
 pub struct MetricsConfig {
     /// Empty when `OTEL_METRICS_EXPORTER=none`.
     pub exporters: Vec<ExporterKind>,
+    /// Where OTLP metrics go.
     pub otlp: OtlpTarget,
     /// `OTEL_METRIC_EXPORT_INTERVAL`.
     pub interval: Duration,
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
     pub temporality: Temporality,
 }
 
+/// One of `OTEL_PROPAGATORS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Propagator {
+    /// `tracecontext`: W3C `traceparent` and `tracestate`.
     TraceContext,
+    /// `baggage`: W3C `baggage`.
     Baggage,
 }
 
+/// `LOG_FORMAT`: how log lines look on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
+    /// `json`, the default: one object a line, with `trace_id` and `span_id`.
     Json,
+    /// `pretty`: for a person at a terminal.
     Pretty,
 }
 
 /// Everything the telemetry set-up needs, read from the environment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TelemetryConfig {
+    /// `service.name` of the resource.
     pub service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES`, already percent-decoded.
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_SDK_DISABLED=true`: spans still get ids (logs keep their
     /// `trace_id`), but nothing is exported.
     pub sdk_disabled: bool,
+    /// `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`.
     pub sampler: Sampler,
+    /// `OTEL_TRACES_EXPORTER`; empty for `none`.
     pub span_exporters: Vec<ExporterKind>,
+    /// Where OTLP traces go.
     pub traces: OtlpTarget,
+    /// `OTEL_METRICS_EXPORTER` and where metrics go.
     pub metrics: MetricsConfig,
     /// `None` when `OTEL_LOGS_EXPORTER=none`.
     pub logs: Option<OtlpTarget>,
+    /// `OTEL_PROPAGATORS`.
     pub propagators: Vec<Propagator>,
+    /// `RUST_LOG`, for spans and log lines alike.
     pub log_filter: String,
+    /// `LOG_FORMAT`.
     pub log_format: LogFormat,
 }
 
@@ -98,8 +130,11 @@ pub struct TelemetryConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {variable}={value:?}: {reason}")]
 pub struct ConfigError {
+    /// The variable's name.
     pub variable: &'static str,
+    /// What it was set to.
     pub value: String,
+    /// Why that value cannot be used.
     pub reason: String,
 }
 

@@ -244,6 +244,7 @@ impl Database {
         &self.pool
     }
 
+    /// Starts a transaction whose statements are traced like the pool's.
     pub async fn begin(&self) -> sqlx::Result<Transaction> {
         Ok(Transaction {
             inner: self.pool.begin().await?,
@@ -268,6 +269,7 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// Commits; not traced, like `BEGIN`.
     pub async fn commit(self) -> sqlx::Result<()> {
         self.inner.commit().await
     }
@@ -299,6 +301,7 @@ pub struct Query {
 }
 
 impl Query {
+    /// Binds the next parameter (`$1`, `$2`, ...).
     #[must_use]
     pub fn bind<T>(self, value: T) -> Self
     where
@@ -310,6 +313,7 @@ impl Query {
         }
     }
 
+    /// Runs the statement in its span; the rows affected.
     pub async fn execute(self, mut on: impl Target) -> sqlx::Result<PgQueryResult> {
         let (peer, executor) = on.split();
         traced(self.statement, peer, self.inner.execute(executor)).await
@@ -326,6 +330,7 @@ impl<O> QueryAs<O>
 where
     O: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
 {
+    /// Binds the next parameter (`$1`, `$2`, ...).
     #[must_use]
     pub fn bind<T>(self, value: T) -> Self
     where
@@ -337,16 +342,19 @@ where
         }
     }
 
+    /// Runs the statement in its span; exactly one row, or an error.
     pub async fn fetch_one(self, mut on: impl Target) -> sqlx::Result<O> {
         let (peer, executor) = on.split();
         traced(self.statement, peer, self.inner.fetch_one(executor)).await
     }
 
+    /// Runs the statement in its span; the first row, if any.
     pub async fn fetch_optional(self, mut on: impl Target) -> sqlx::Result<Option<O>> {
         let (peer, executor) = on.split();
         traced(self.statement, peer, self.inner.fetch_optional(executor)).await
     }
 
+    /// Runs the statement in its span; every row.
     pub async fn fetch_all(self, mut on: impl Target) -> sqlx::Result<Vec<O>> {
         let (peer, executor) = on.split();
         traced(self.statement, peer, self.inner.fetch_all(executor)).await

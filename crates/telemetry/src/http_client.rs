@@ -3,10 +3,10 @@
 //!
 //! Built on reqwest-middleware and reqwest-tracing, with two pieces of our
 //! own where the crates fall short of the conventions:
-//! - [`SemconvClientSpan`], a span backend: reqwest-tracing's default records
+//! - `SemconvClientSpan`, a span backend: reqwest-tracing's default records
 //!   `server.port` and the status code as strings and has no `url.full` or
 //!   `error.type`;
-//! - [`PropagateContext`], a middleware: reqwest-tracing injects
+//! - `PropagateContext`, a middleware: reqwest-tracing injects
 //!   `traceparent` only for the OpenTelemetry versions it has features for,
 //!   and 0.33 is not one of them.
 
@@ -49,7 +49,7 @@ pub fn client(timeout: Duration) -> ClientWithMiddleware {
 
 /// Injects the current context (`traceparent`, `tracestate`, `baggage`)
 /// with the globally configured propagators.
-pub struct PropagateContext;
+pub(crate) struct PropagateContext;
 
 #[async_trait::async_trait]
 impl Middleware for PropagateContext {
@@ -76,7 +76,7 @@ pub struct ResendCount(pub u32);
 /// CLIENT spans per the HTTP semantic conventions: named by the method (a
 /// client knows no route), with `url.full`, `server.address`, `server.port`,
 /// the status code as an integer, and `error.type` on failures.
-pub struct SemconvClientSpan;
+pub(crate) struct SemconvClientSpan;
 
 impl ReqwestOtelSpanBackend for SemconvClientSpan {
     fn on_request_start(request: &Request, extensions: &mut Extensions) -> Span {

@@ -33,18 +33,24 @@ const SDK_WARNING_INTERVAL: Duration = Duration::from_secs(30);
 /// collector must not keep a stopping service alive.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Why telemetry could not start. A service prints it and exits.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// A variable has a value that cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// `RUST_LOG` is not a valid filter.
     #[error("invalid RUST_LOG: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// An OTLP exporter could not be built from the configuration.
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// gRPC was asked for and not compiled in.
     #[error(
         "OTEL_EXPORTER_OTLP_PROTOCOL=grpc, but this build has no gRPC exporter (the telemetry crate's `grpc` feature)"
     )]
     GrpcNotBuilt,
+    /// Another subscriber was installed first.
     #[error("a global tracing subscriber is already installed: {0}")]
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
 }

@@ -58,9 +58,11 @@
 //!   grammar before the SDK reads them.
 //! - [`messaging`]: W3C context in NATS headers, and the `create`, `send`
 //!   and `process` spans of the messaging conventions.
-//! - [`logs`]: JSON log lines carrying `trace_id` and `span_id`; what
+//! - `logs`: JSON log lines carrying `trace_id` and `span_id`; what
 //!   becomes an OTLP log record, and which log lines are span events
 //!   (only named ones: the suite's registry, `semconv/`, defines them).
+
+#![warn(missing_docs)]
 
 pub mod config;
 #[cfg(feature = "sqlx")]
@@ -71,7 +73,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod init;
 mod log_records;
-pub mod logs;
+mod logs;
 #[cfg(feature = "nats")]
 pub mod messaging;
 pub mod metrics;

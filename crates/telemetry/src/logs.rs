@@ -40,13 +40,13 @@ pub(crate) fn is_transport_target(target: &str) -> bool {
 /// SDK still counts what it drops (its queue is bounded) and says the total
 /// at shutdown; a different message (dropping started, a new error kind)
 /// has its own call site and gets through.
-pub struct SdkNoiseLimiter {
+pub(crate) struct SdkNoiseLimiter {
     interval: Duration,
     last_seen: Mutex<HashMap<Identifier, Instant>>,
 }
 
 impl SdkNoiseLimiter {
-    pub fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Self {
             interval,
             last_seen: Mutex::new(HashMap::new()),
@@ -77,14 +77,14 @@ impl<S: Subscriber> Layer<S> for SdkNoiseLimiter {
 
 /// `{"timestamp":..,"level":..,"target":..,"event":..,"span":..,"message":..,
 /// <fields>..,"trace_id":..,"span_id":..}`, `event` only for a named event.
-pub struct JsonWithTraceContext;
+pub(crate) struct JsonWithTraceContext;
 
 /// Span fields for the fmt layer: none. The JSON lines name the current
 /// span and carry the trace ids, not the span's fields, yet by default the
 /// fmt layer formats every span's fields into a string when the span is
 /// created and again on every `record`: work for nothing on every span,
 /// beside the same fields going to OpenTelemetry.
-pub struct NoSpanFields;
+pub(crate) struct NoSpanFields;
 
 impl<'writer> FormatFields<'writer> for NoSpanFields {
     fn format_fields<R: tracing_subscriber::field::RecordFields>(

@@ -37,8 +37,11 @@ const SYSTEM: &str = "nats";
 /// and `server.*`.
 #[derive(Clone, Debug)]
 pub struct Destination {
+    /// The subject, `messaging.destination.name`.
     pub subject: String,
+    /// The NATS server's host, `server.address`.
     pub server_address: String,
+    /// The NATS server's port, `server.port`.
     pub server_port: u16,
 }
 
@@ -98,8 +101,11 @@ impl Extractor for NatsExtractor<'_> {
 /// context its event was created in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredContext {
+    /// The W3C `traceparent` of the creation context.
     pub traceparent: Option<String>,
+    /// Its `tracestate`, if any.
     pub tracestate: Option<String>,
+    /// Its `baggage`, if any.
     pub baggage: Option<String>,
 }
 
