@@ -86,3 +86,52 @@ async fn the_axum_example_traces_a_request_and_flushes_at_ctrl_c() -> anyhow::Re
     }
     Ok(())
 }
+
+/// `nats_pair`: `create`, `send` and `process` of one message, one trace,
+/// the consumer's span parented by and linked to the creation.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nats_example_traces_a_message_from_creation_to_consumer() -> anyhow::Result<()> {
+    let receiver = OtlpReceiver::start()?;
+    let nats = e2e::NatsServer::start()?;
+    let status = tokio::process::Command::new(e2e::example("nats_pair")?)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("NATS_URL", nats.url())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(30), status).await??;
+    assert!(status.success(), "{status}");
+
+    let spans = receiver.spans();
+    let tree = TraceTree::new(&spans);
+    let find = |name: &str, kind: SpanKind| {
+        let span = tree
+            .find("nats-example", name)
+            .unwrap_or_else(|| panic!("no {name}:\n{}", tree.render()));
+        assert_eq!(span.kind, kind, "{name}");
+        span
+    };
+    let create = find("create example.greetings", SpanKind::Producer);
+    let send = find("send example.greetings", SpanKind::Client);
+    let process = find("process example.greetings", SpanKind::Consumer);
+    for child in [send, process] {
+        assert_eq!(
+            child.trace_id,
+            create.trace_id,
+            "one trace:\n{}",
+            tree.render()
+        );
+        assert_eq!(
+            child.parent_span_id.as_deref(),
+            Some(create.span_id.as_str())
+        );
+    }
+    assert!(
+        process
+            .links
+            .iter()
+            .any(|link| link.span_id == create.span_id),
+        "process links to the creation"
+    );
+    Ok(())
+}
