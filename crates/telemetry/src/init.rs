@@ -67,6 +67,18 @@ pub struct TelemetryGuard {
 }
 
 impl TelemetryGuard {
+    /// Exports what is queued now, without shutting down: for a test that
+    /// asserts on spans, or a process about to exit without unwinding.
+    pub fn force_flush(&self) {
+        let _ = self.tracer_provider.force_flush();
+        if let Some(meter_provider) = &self.meter_provider {
+            let _ = meter_provider.force_flush();
+        }
+        if let Some(logger_provider) = &self.logger_provider {
+            let _ = logger_provider.force_flush();
+        }
+    }
+
     /// Flushes and shuts down the providers. Idempotent.
     pub fn shutdown(&self) {
         // Errors here mean "already shut down" or "collector unreachable":
