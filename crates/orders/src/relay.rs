@@ -14,6 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use async_nats::jetstream::{self, message::PublishMessage};
+use platform::backoff::Backoff;
 use telemetry::{
     db::Database,
     messaging::{self, Destination},
@@ -65,23 +66,17 @@ async fn run(
     destination: Destination,
     wake: Arc<Notify>,
 ) {
-    let mut retry = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
     let mut stream_exists = false;
     loop {
         wake.notified().await;
-        loop {
-            match publish_unsent(&db, &jetstream, &destination, &mut stream_exists).await {
-                Ok(()) => {
-                    retry = FIRST_RETRY;
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?retry, "outbox relay paused");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(LAST_RETRY);
-                }
-            }
+        while let Err(error) =
+            publish_unsent(&db, &jetstream, &destination, &mut stream_exists).await
+        {
+            tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?backoff.next_delay(), "outbox relay paused");
+            backoff.wait().await;
         }
+        backoff.reset();
     }
 }
 

@@ -23,6 +23,7 @@
 //!   [`Server`] (bind, tell the port, run until shut down) and [`run`], the
 //!   whole life of a service binary.
 
+pub mod backoff;
 pub mod client;
 pub mod database;
 pub mod deadline;

@@ -17,6 +17,7 @@ use std::{
 
 use anyhow::Context;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
+use platform::backoff::Backoff;
 use serde::Deserialize;
 use telemetry::{
     db::Database,
@@ -54,13 +55,12 @@ pub async fn start(db: Database, nats_url: &Url) -> anyhow::Result<()> {
 
 async fn run(db: Database, jetstream: jetstream::Context, destination: Destination) {
     let poisoned = Arc::new(AtomicU64::new(0));
-    let mut retry = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
     loop {
-        if let Err(error) = consume(&db, &jetstream, &destination, &poisoned, &mut retry).await {
-            tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?retry, "consumer paused");
+        if let Err(error) = consume(&db, &jetstream, &destination, &poisoned, &mut backoff).await {
+            tracing::warn!(exception.message = format!("{error:#}"), retry_in = ?backoff.next_delay(), "consumer paused");
         }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(LAST_RETRY);
+        backoff.wait().await;
     }
 }
 
@@ -69,7 +69,7 @@ async fn consume(
     jetstream: &jetstream::Context,
     destination: &Destination,
     poisoned: &Arc<AtomicU64>,
-    retry: &mut Duration,
+    backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
     let stream = jetstream
         .get_or_create_stream(platform::nats::orders_stream())
@@ -87,7 +87,7 @@ async fn consume(
         .await
         .context("opening the users consumer")?;
     let mut messages = consumer.messages().await.context("pulling messages")?;
-    *retry = FIRST_RETRY;
+    backoff.reset();
     while let Some(message) = messages.next().await {
         handle(
             db,
