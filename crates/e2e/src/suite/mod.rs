@@ -8,24 +8,25 @@
 //! included; only a killed test process (SIGKILL) can leave them behind.
 //! `std::process::exit` skips destructors too: a `harness = false` main
 //! that shares one suite must drop it before `Conclusion::exit()`.
+//!
+//! - `service`: the six services, their ports, databases and callees.
+//! - `options`: what a test changes about a suite.
+//! - `databases`: one set of databases per run, and clean-up after dead runs.
+//! - `build`: the binaries and examples, built as `cargo test` built them.
 
 use std::{
     collections::BTreeMap,
     ffi::OsStr,
-    fmt,
     io::{BufRead, BufReader, Read},
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{
-        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, anyhow, bail, ensure};
+use anyhow::{Context as _, bail};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -33,11 +34,17 @@ use nix::{
 
 use crate::{nats::NatsServer, otlp::OtlpReceiver};
 
-/// Postgres as the contract's local setup has it; every run gets its own
-/// databases on it.
-const POSTGRES: &str = "postgres://postgres:postgres@127.0.0.1:5432";
-/// Where [`POSTGRES`] listens, for a proxy in front of it.
-pub const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
+mod build;
+mod databases;
+mod options;
+mod service;
+
+use build::binaries;
+pub use build::{binary, example};
+pub use databases::POSTGRES_ADDRESS;
+use databases::{POSTGRES, drop_databases, run_id, stale_databases};
+pub use options::SuiteOptions;
+pub use service::Service;
 
 /// A debug build of a service with migrations takes a few seconds to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,112 +53,6 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// At drop nobody waits for the answer, so less patience.
 const DROP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The suite's processes, in start order: callees before their callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    CardProcessor,
-    Payments,
-    Notifications,
-    Users,
-    Orders,
-    Gateway,
-}
-
-impl Service {
-    /// Every service, in start order.
-    pub const ALL: [Self; 6] = [
-        Self::CardProcessor,
-        Self::Payments,
-        Self::Notifications,
-        Self::Users,
-        Self::Orders,
-        Self::Gateway,
-    ];
-
-    /// The package, binary and `service.name`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CardProcessor => "card-processor",
-            Self::Payments => "payments",
-            Self::Notifications => "notifications",
-            Self::Users => "users",
-            Self::Orders => "orders",
-            Self::Gateway => "gateway",
-        }
-    }
-
-    fn has_database(self) -> bool {
-        !matches!(self, Self::CardProcessor | Self::Gateway)
-    }
-
-    fn uses_nats(self) -> bool {
-        matches!(self, Self::Users | Self::Orders)
-    }
-
-    fn callees(self) -> &'static [Self] {
-        match self {
-            Self::Payments => &[Self::CardProcessor],
-            Self::Orders => &[Self::Payments],
-            Self::Gateway => &[Self::Users, Self::Orders, Self::Notifications],
-            _ => &[],
-        }
-    }
-
-    /// `card-processor` → `CARD_PROCESSOR_URL`, the variable callers read.
-    fn url_variable(self) -> String {
-        format!("{}_URL", self.name().to_uppercase().replace('-', "_"))
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What a test changes about the suite: extra environment, applied after
-/// the suite's own so it can override anything (samplers, endpoints, ...).
-#[derive(Debug, Clone, Default)]
-pub struct SuiteOptions {
-    /// For every service.
-    pub env: Vec<(String, String)>,
-    /// For one service, applied last.
-    pub service_env: BTreeMap<Service, Vec<(String, String)>>,
-    /// Services that reach Postgres through another address (a
-    /// [`TcpProxy`](crate::TcpProxy) the test controls).
-    pub database_through: BTreeMap<Service, std::net::SocketAddr>,
-    /// Whether the receiver keeps nothing, for benchmarks
-    /// ([`OtlpReceiver::start_discarding`]).
-    pub discard_telemetry: bool,
-}
-
-impl SuiteOptions {
-    #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Points the service's `DATABASE_URL` at `address` instead of Postgres.
-    #[must_use]
-    pub fn database_through(mut self, service: Service, address: std::net::SocketAddr) -> Self {
-        self.database_through.insert(service, address);
-        self
-    }
-
-    #[must_use]
-    pub fn service_env(
-        mut self,
-        service: Service,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Self {
-        let env = self.service_env.entry(service).or_default();
-        env.push((key.into(), value.into()));
-        self
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stream {
@@ -540,134 +441,6 @@ fn is_configuration(key: &OsStr) -> bool {
     key.starts_with("OTEL_")
         || key.ends_with("_URL")
         || ["LISTEN_ADDR", "RUST_LOG", "LOG_FORMAT"].contains(&key.as_ref())
-}
-
-/// `<pid>_<n>`: unique among the suites of this process and of any other
-/// test process running at the same time.
-fn run_id() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The test databases of processes that are gone.
-fn stale_databases() -> anyhow::Result<Vec<String>> {
-    let output = Command::new("psql")
-        .arg(format!("{POSTGRES}/postgres"))
-        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c"])
-        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'e2e\\_%'")
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql")?;
-    let names = String::from_utf8_lossy(&output.stdout);
-    let is_gone = |pid: &str| !Path::new("/proc").join(pid).exists();
-    Ok(names
-        .lines()
-        .filter(|name| name.split('_').nth(1).is_some_and(is_gone))
-        .map(str::to_owned)
-        .collect())
-}
-
-/// `DROP DATABASE ... WITH (FORCE)` through `psql`: synchronous, so `Drop`
-/// can use it, and it needs no runtime.
-fn drop_databases<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Result<()> {
-    let mut command = Command::new("psql");
-    command.arg(format!("{POSTGRES}/postgres")).args([
-        "--quiet",
-        "--no-psqlrc",
-        "-v",
-        "ON_ERROR_STOP=1",
-    ]);
-    for name in names {
-        command
-            .arg("-c")
-            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-    }
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql")?;
-    ensure!(
-        output.status.success(),
-        "psql failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    Ok(())
-}
-
-/// The path of a service's binary, built (once per test process) as the
-/// suite runs it: for tests that start a binary by hand.
-pub fn binary(service: Service) -> anyhow::Result<PathBuf> {
-    (binaries()?.get(service.name()).cloned())
-        .with_context(|| format!("cargo built no binary named {service}"))
-}
-
-/// The path of one of the telemetry crate's examples, built with the
-/// services.
-pub fn example(name: &str) -> anyhow::Result<PathBuf> {
-    (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no example named {name}"))
-}
-
-/// The service binaries and examples by name, built once per test process.
-fn binaries() -> anyhow::Result<&'static BTreeMap<String, PathBuf>> {
-    static BINARIES: OnceLock<Result<BTreeMap<String, PathBuf>, String>> = OnceLock::new();
-    let built = BINARIES.get_or_init(|| build().map_err(|error| format!("{error:#}")));
-    built.as_ref().map_err(|error| anyhow!("{error}"))
-}
-
-/// `cargo build` of every service and example. Cargo's JSON messages name each binary's
-/// path, so the target directory (`CARGO_TARGET_DIR`, `.cargo/config.toml`,
-/// ...) need not be guessed; diagnostics still go to stderr as usual.
-fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut command = Command::new(cargo);
-    // The whole workspace's binaries, not just the services': cargo then
-    // resolves features as `cargo test --workspace` did, and reuses what
-    // that built instead of compiling the dependency tree a second time.
-    command.current_dir(workspace).args([
-        "build",
-        "--workspace",
-        "--bins",
-        "--examples",
-        "--message-format=json-render-diagnostics",
-    ]);
-    // Services are built as this crate was: debug for the tests, release
-    // for the benchmarks, whose numbers mean nothing for a debug build.
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = (command
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output())
-    .context("running cargo build")?;
-    ensure!(
-        output.status.success(),
-        "cargo build failed ({}); its errors are above",
-        output.status
-    );
-
-    let mut binaries = BTreeMap::new();
-    for line in output.stdout.split(|&byte| byte == b'\n') {
-        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
-            continue;
-        };
-        let name = message
-            .pointer("/target/name")
-            .and_then(serde_json::Value::as_str);
-        let executable = message
-            .get("executable")
-            .and_then(serde_json::Value::as_str);
-        if let (Some(name), Some(executable)) = (name, executable) {
-            binaries.insert(name.to_owned(), PathBuf::from(executable));
-        }
-    }
-    Ok(binaries)
 }
 
 /// Output and children stay usable after a test thread panicked holding

@@ -1,0 +1,83 @@
+//! The binaries the suite runs, built as `cargo test --workspace` builds them.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::OnceLock,
+};
+
+use anyhow::{Context as _, anyhow, ensure};
+
+use super::Service;
+
+/// The path of a service's binary, built (once per test process) as the
+/// suite runs it: for tests that start a binary by hand.
+pub fn binary(service: Service) -> anyhow::Result<PathBuf> {
+    (binaries()?.get(service.name()).cloned())
+        .with_context(|| format!("cargo built no binary named {service}"))
+}
+
+/// The path of one of the telemetry crate's examples, built with the
+/// services.
+pub fn example(name: &str) -> anyhow::Result<PathBuf> {
+    (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no example named {name}"))
+}
+
+/// The service binaries and examples by name, built once per test process.
+pub(super) fn binaries() -> anyhow::Result<&'static BTreeMap<String, PathBuf>> {
+    static BINARIES: OnceLock<Result<BTreeMap<String, PathBuf>, String>> = OnceLock::new();
+    let built = BINARIES.get_or_init(|| build().map_err(|error| format!("{error:#}")));
+    built.as_ref().map_err(|error| anyhow!("{error}"))
+}
+
+/// `cargo build` of every service and example. Cargo's JSON messages name each binary's
+/// path, so the target directory (`CARGO_TARGET_DIR`, `.cargo/config.toml`,
+/// ...) need not be guessed; diagnostics still go to stderr as usual.
+fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut command = Command::new(cargo);
+    // The whole workspace's binaries, not just the services': cargo then
+    // resolves features as `cargo test --workspace` did, and reuses what
+    // that built instead of compiling the dependency tree a second time.
+    command.current_dir(workspace).args([
+        "build",
+        "--workspace",
+        "--bins",
+        "--examples",
+        "--message-format=json-render-diagnostics",
+    ]);
+    // Services are built as this crate was: debug for the tests, release
+    // for the benchmarks, whose numbers mean nothing for a debug build.
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = (command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output())
+    .context("running cargo build")?;
+    ensure!(
+        output.status.success(),
+        "cargo build failed ({}); its errors are above",
+        output.status
+    );
+
+    let mut binaries = BTreeMap::new();
+    for line in output.stdout.split(|&byte| byte == b'\n') {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let name = message
+            .pointer("/target/name")
+            .and_then(serde_json::Value::as_str);
+        let executable = message
+            .get("executable")
+            .and_then(serde_json::Value::as_str);
+        if let (Some(name), Some(executable)) = (name, executable) {
+            binaries.insert(name.to_owned(), PathBuf::from(executable));
+        }
+    }
+    Ok(binaries)
+}

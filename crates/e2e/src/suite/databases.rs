@@ -1,0 +1,75 @@
+//! The suite's databases on the local Postgres: one set per run, and what
+//! runs that died left behind.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use anyhow::{Context as _, ensure};
+
+/// Postgres as the contract's local setup has it; every run gets its own
+/// databases on it.
+pub(super) const POSTGRES: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+/// Where [`POSTGRES`] listens, for a proxy in front of it.
+pub const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
+
+/// `<pid>_<n>`: unique among the suites of this process and of any other
+/// test process running at the same time.
+pub(super) fn run_id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The test databases of processes that are gone.
+pub(super) fn stale_databases() -> anyhow::Result<Vec<String>> {
+    let output = Command::new("psql")
+        .arg(format!("{POSTGRES}/postgres"))
+        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c"])
+        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'e2e\\_%'")
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql")?;
+    let names = String::from_utf8_lossy(&output.stdout);
+    let is_gone = |pid: &str| !Path::new("/proc").join(pid).exists();
+    Ok(names
+        .lines()
+        .filter(|name| name.split('_').nth(1).is_some_and(is_gone))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// `DROP DATABASE ... WITH (FORCE)` through `psql`: synchronous, so `Drop`
+/// can use it, and it needs no runtime.
+pub(super) fn drop_databases<'a>(
+    names: impl IntoIterator<Item = &'a String>,
+) -> anyhow::Result<()> {
+    let mut command = Command::new("psql");
+    command.arg(format!("{POSTGRES}/postgres")).args([
+        "--quiet",
+        "--no-psqlrc",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]);
+    for name in names {
+        command
+            .arg("-c")
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql")?;
+    ensure!(
+        output.status.success(),
+        "psql failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
