@@ -228,6 +228,21 @@ fn the_load_generator_sends_gentle_traffic_to_the_gateway_once_it_is_ready() {
     );
 }
 
+/// On a first start the image's entrypoint runs a temporary server that
+/// listens on the Unix socket only (`listen_addresses=''`) while it creates
+/// the cluster, then restarts it on TCP. A socket check passes on the
+/// temporary server, before any service can connect: ask over TCP.
+#[test]
+fn postgres_is_healthy_only_once_it_answers_over_tcp() {
+    let test = compose().strings_at("services.postgres.healthcheck.test");
+    let host = test
+        .iter()
+        .position(|arg| arg == "-h")
+        .and_then(|at| test.get(at + 1));
+    assert!(test.iter().any(|arg| arg == "pg_isready"), "{test:?}");
+    assert_eq!(host.map(String::as_str), Some("127.0.0.1"), "{test:?}");
+}
+
 #[test]
 fn each_database_owner_gets_its_own_database() {
     let compose = compose();
