@@ -296,3 +296,25 @@ fn the_latency_alert_threshold_is_a_span_metrics_bucket_edge() {
         );
     }
 }
+
+/// `grafana/README.md` explains the service graph's node names by
+/// `tempo.yaml`'s service-graphs `peer_attributes`: it quotes the list as
+/// the file has it.
+#[test]
+fn the_grafana_readme_quotes_tempos_peer_attributes() {
+    let repo = Repo::default();
+    let tempo = repo.yaml("tempo.yaml").unwrap();
+    let attributes = tempo.strings_at("metrics_generator.processor.service_graphs.peer_attributes");
+    assert!(!attributes.is_empty());
+    let quoted: Vec<String> = attributes.iter().map(|name| format!("`{name}`")).collect();
+    let quoted = format!("({})", quoted.join(", "));
+    let readme = repo.text("grafana/README.md").unwrap();
+    assert!(
+        readme
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&quoted),
+        "grafana/README.md does not list {quoted}"
+    );
+}
