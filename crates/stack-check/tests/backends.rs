@@ -202,22 +202,46 @@ fn traces_logs_and_metrics_are_kept_equally_long() {
     );
 }
 
+/// The arguments of the shell command on the first line containing
+/// `command`, up to the end of the command (`\\` continuation or `&&`).
+fn arguments_of(dockerfile: &str, command: &str) -> Vec<String> {
+    let line = dockerfile
+        .lines()
+        .find(|line| line.contains(command))
+        .unwrap_or_else(|| panic!("no `{command}`"));
+    let (_, rest) = line.split_once(command).unwrap();
+    rest.split_whitespace()
+        .take_while(|word| !["\\", "&&"].contains(word))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// cargo-chef's cook must build the dependencies the final build uses, or
-/// the dependency layer never caches: the same packages in both commands.
+/// the dependency layer never caches: cargo resolves features over the
+/// packages it is asked for, so both commands take the same packages,
+/// profile and flags (the cook also takes its recipe).
 #[test]
 fn the_dockerfile_cooks_what_it_builds() {
     let dockerfile = Repo::default().text("Dockerfile").unwrap();
-    let line = |command: &str| {
-        dockerfile
-            .lines()
-            .find(|line| line.contains(command))
-            .unwrap_or_else(|| panic!("no `{command}`"))
-            .to_owned()
-    };
-    let (cook, build) = (line("cargo chef cook"), line("cargo build --release"));
+    let mut cook = arguments_of(&dockerfile, "cargo chef cook");
+    let recipe = cook
+        .iter()
+        .position(|word| word == "--recipe-path")
+        .unwrap();
+    cook.drain(recipe..=recipe + 1);
+    let build = arguments_of(&dockerfile, "cargo build");
     assert!(
-        cook.contains("${PACKAGES}") && build.contains("${PACKAGES}"),
-        "{cook}\n{build}"
+        build.iter().any(|word| word == "${PACKAGES}"),
+        "the build takes the packages: {build:?}"
     );
-    assert!(dockerfile.contains("ARG PACKAGES="));
+    let sorted = |mut words: Vec<String>| {
+        words.sort();
+        words
+    };
+    assert_eq!(sorted(cook), sorted(build));
+    let packages = dockerfile
+        .lines()
+        .find_map(|line| line.strip_prefix("ARG PACKAGES="))
+        .unwrap();
+    assert!(packages.contains("-p "), "{packages}");
 }

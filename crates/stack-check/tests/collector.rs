@@ -111,11 +111,19 @@ fn no_deprecated_component_names() {
     }
 }
 
-/// Every statement of every `transform/redact*` processor, with the
-/// context of the group it is in (`None` for a statement outside any
-/// group: the flat style, whose context the processor infers).
-fn redaction_statements(config: &Yaml) -> Vec<(Option<String>, String)> {
-    let mut statements = Vec::new();
+/// One group of transform statements as the processor runs it: the
+/// `context` it names, if any, and its statements.
+struct Group {
+    context: Option<String>,
+    statements: Vec<String>,
+}
+
+/// The statement groups of every `transform/redact*` processor, as the
+/// processor makes them: a group per `context:` entry, and the flat style
+/// (plain strings in the list) all in one group with no context
+/// (upstream: `processor/transformprocessor/config.go`, `Unmarshal`).
+fn redaction_groups(config: &Yaml) -> Vec<Group> {
+    let mut groups = Vec::new();
     let processors = config.keys_at("processors");
     for name in processors
         .iter()
@@ -126,27 +134,82 @@ fn redaction_statements(config: &Yaml) -> Vec<(Option<String>, String)> {
             else {
                 continue;
             };
-            for item in items {
-                match item {
-                    Yaml::String(statement) => statements.push((None, statement.clone())),
-                    group => {
-                        let context = group.str_at("context").map(str::to_owned);
-                        for statement in group.strings_at("statements") {
-                            statements.push((context.clone(), statement));
-                        }
-                    }
-                }
+            let flat: Vec<String> = items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect();
+            if !flat.is_empty() {
+                groups.push(Group {
+                    context: None,
+                    statements: flat,
+                });
+            }
+            for group in items.iter().filter(|item| item.is_mapping()) {
+                groups.push(Group {
+                    context: group.str_at("context").map(str::to_owned),
+                    statements: group.strings_at("statements"),
+                });
             }
         }
     }
+    groups
+}
+
+/// OTTL's contexts, most specific first: the order in which the processor
+/// picks a group's context from the paths its statements name
+/// (upstream: `pkg/ottl/context_inferrer.go`, `defaultContextInferPriority`).
+const CONTEXT_PRIORITY: [&str; 8] = [
+    "log",
+    "datapoint",
+    "metric",
+    "spanevent",
+    "span",
+    "resource",
+    "scope",
+    "instrumentation_scope",
+];
+
+/// The most specific context among the paths of `statements` (string
+/// literals left out), as the processor infers it.
+fn inferred_context<'a>(statements: impl IntoIterator<Item = &'a String>) -> Option<&'static str> {
+    let path = Regex::new(&format!(r"\b({})\.", CONTEXT_PRIORITY.join("|"))).unwrap();
     statements
+        .into_iter()
+        .flat_map(|statement| statement.split('"').step_by(2).collect::<Vec<_>>())
+        .flat_map(|code| path.captures_iter(code).map(|found| found[1].to_owned()))
+        .filter_map(|context| CONTEXT_PRIORITY.iter().position(|known| *known == context))
+        .min()
+        .map(|rank| CONTEXT_PRIORITY[rank])
+}
+
+/// Every statement that would run in another context than its own. A
+/// group runs all its statements once per item of one context; a `span`
+/// statement in a group that runs per `spanevent` runs once per event, so
+/// never on a span without events, and its card numbers stay.
+fn statements_in_a_foreign_context(groups: &[Group]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for group in groups {
+        let runs_in = group
+            .context
+            .as_deref()
+            .or_else(|| inferred_context(&group.statements));
+        for statement in &group.statements {
+            let own = inferred_context([statement]);
+            if own != runs_in {
+                let [own, runs_in] = [own, runs_in].map(|context| context.unwrap_or("no context"));
+                problems.push(format!("{statement} works on {own} but runs per {runs_in}"));
+            }
+        }
+    }
+    problems
 }
 
 /// The regex of every redaction statement, as OTTL reads it.
 fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
-    redaction_statements(config)
-        .into_iter()
-        .map(|(_, statement)| {
+    redaction_groups(config)
+        .iter()
+        .flat_map(|group| &group.statements)
+        .map(|statement| {
             // The third argument of replace_all_patterns, or the second of
             // replace_pattern: the first string literal that is not "value".
             let literals: Vec<&str> = statement.split('"').skip(1).step_by(2).collect();
@@ -159,38 +222,42 @@ fn redaction_patterns(config: &Yaml) -> Vec<Regex> {
         .collect()
 }
 
-/// The transform processor runs a group of statements in one context. In
-/// the flat style (a list of statements, no `context`) it infers one
-/// context for the whole list and, given `span` and `spanevent` paths,
-/// picks `spanevent`: the span statement then runs only on spans that have
-/// events (upstream: `processor/transformprocessor/config.go`,
-/// `pkg/ottl/context_inferrer.go`). So every statement must sit in a group
-/// that names its context, and use only that context's paths.
+/// Span attributes must be masked on every span, with events or without:
+/// each redaction statement runs in a group of its own context, and span,
+/// span event and log statements all exist.
 #[test]
-fn every_redaction_statement_is_in_a_group_of_its_own_context() {
-    let statements = redaction_statements(&collector());
-    assert!(!statements.is_empty());
-    for (context, statement) in &statements {
-        let context = context
-            .as_deref()
-            .unwrap_or_else(|| panic!("{statement:?} is in no group with a `context`"));
-        let path = statement
-            .split(['(', ','])
-            .nth(1)
-            .map(str::trim)
-            .unwrap_or_default();
-        let path_context = path.split('.').next().unwrap_or_default();
-        assert_eq!(
-            path_context, context,
-            "{statement:?} works on {path} inside a `{context}` group"
-        );
-    }
-    let contexts: Vec<&str> = statements
+fn every_redaction_statement_runs_in_its_own_context() {
+    let groups = redaction_groups(&collector());
+    assert_eq!(
+        statements_in_a_foreign_context(&groups),
+        Vec::<String>::new()
+    );
+    let contexts: Vec<&str> = groups
         .iter()
-        .filter_map(|(context, _)| context.as_deref())
+        .filter_map(|group| group.context.as_deref())
         .collect();
     for context in ["span", "spanevent", "log"] {
         assert!(contexts.contains(&context), "no `{context}` group");
+    }
+}
+
+/// The check above catches what it is for: span and span event statements
+/// in one flat list (the config this replaced), or in one group.
+#[test]
+fn a_group_that_mixes_span_and_span_event_statements_is_caught() {
+    let span = r#"replace_all_patterns(span.attributes, "value", "\\d{16}", "x")"#;
+    let event = r#"replace_all_patterns(spanevent.attributes, "value", "\\d{16}", "x")"#;
+    let flat = format!(
+        "processors:\n  transform/redact:\n    trace_statements:\n      - '{span}'\n      - '{event}'\n"
+    );
+    let grouped = format!(
+        "processors:\n  transform/redact:\n    trace_statements:\n      - context: spanevent\n        statements: ['{span}', '{event}']\n"
+    );
+    for config in [flat, grouped] {
+        let groups = redaction_groups(&serde_yaml_ng::from_str(&config).unwrap());
+        let problems = statements_in_a_foreign_context(&groups);
+        assert_eq!(problems.len(), 1, "{config}");
+        assert!(problems[0].contains("span.attributes"), "{problems:?}");
     }
 }
 

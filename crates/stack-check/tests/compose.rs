@@ -228,6 +228,21 @@ fn the_load_generator_sends_gentle_traffic_to_the_gateway_once_it_is_ready() {
     );
 }
 
+/// On a first start the image's entrypoint runs a temporary server that
+/// listens on the Unix socket only (`listen_addresses=''`) while it creates
+/// the cluster, then restarts it on TCP. A socket check passes on the
+/// temporary server, before any service can connect: ask over TCP.
+#[test]
+fn postgres_is_healthy_only_once_it_answers_over_tcp() {
+    let test = compose().strings_at("services.postgres.healthcheck.test");
+    let host = test
+        .iter()
+        .position(|arg| arg == "-h")
+        .and_then(|at| test.get(at + 1));
+    assert!(test.iter().any(|arg| arg == "pg_isready"), "{test:?}");
+    assert_eq!(host.map(String::as_str), Some("127.0.0.1"), "{test:?}");
+}
+
 #[test]
 fn each_database_owner_gets_its_own_database() {
     let compose = compose();
@@ -359,28 +374,74 @@ fn the_stack_fits_in_four_gigabytes() {
     );
 }
 
-/// `cargo run -p checkout` after `docker compose up` reaches everything it
-/// asks by default: the gateway, Grafana for the links, and Tempo's API for
-/// the trace it prints. A default nobody publishes is a feature that always
-/// falls back.
-#[test]
-fn the_checkout_clis_defaults_reach_published_ports() {
+/// Grafana's own default `[server] http_port`; the compose file keeps it.
+const GRAFANA_HTTP_PORT: u16 = 3000;
+
+/// Each of the `checkout` CLI's default URLs that does not reach the
+/// service it names: published on 127.0.0.1 at the URL's port, mapped to
+/// the port the service listens on inside the stack.
+fn cli_defaults_not_reached(compose: &Yaml, tempo_http_port: u16) -> Vec<String> {
     use clap::Parser;
-    let compose = Repo::default().compose().unwrap();
-    let published: Vec<String> = compose
-        .keys_at("services")
-        .iter()
-        .flat_map(|service| compose.strings_at(&format!("services.{service}.ports")))
-        .collect();
     let cli = checkout::cli::Cli::parse_from(["checkout"]);
-    for url in [&cli.gateway, &cli.grafana, &cli.tempo] {
-        assert_eq!(url.host_str(), Some("localhost"), "{url}");
-        let port = url.port_or_known_default().unwrap();
-        assert!(
-            published
-                .iter()
-                .any(|mapping| mapping.starts_with(&format!("127.0.0.1:{port}:"))),
-            "{url}: nothing is published on 127.0.0.1:{port} ({published:?})"
-        );
+    let targets = [
+        (&cli.gateway, "gateway", port_of(compose, "gateway")),
+        (&cli.grafana, "grafana", GRAFANA_HTTP_PORT),
+        (&cli.tempo, "tempo", tempo_http_port),
+    ];
+    let mut problems = Vec::new();
+    for (url, service, inside) in targets {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or_default();
+        let wanted = format!("127.0.0.1:{port}:{inside}");
+        let ports = compose.strings_at(&format!("services.{service}.ports"));
+        if host != "localhost" || !ports.contains(&wanted) {
+            problems.push(format!(
+                "{url}: {service} publishes {ports:?}, not {wanted}"
+            ));
+        }
     }
+    problems
+}
+
+fn tempo_http_port() -> u16 {
+    let tempo = Repo::default().yaml("tempo.yaml").unwrap();
+    let port = tempo.at("server.http_listen_port").and_then(Yaml::as_u64);
+    port.and_then(|port| port.try_into().ok()).unwrap()
+}
+
+/// `cargo run -p checkout` after `docker compose up` asks the gateway for
+/// the checkout, Tempo's API for the trace it prints, and builds Grafana
+/// links: a default that nothing publishes is a feature that always falls
+/// back to "unreachable".
+#[test]
+fn the_checkout_clis_defaults_reach_the_services_they_name() {
+    let compose = compose();
+    assert_eq!(
+        env(&compose, "grafana", "GF_SERVER_HTTP_PORT"),
+        None,
+        "Grafana listens on its default port"
+    );
+    assert_eq!(
+        cli_defaults_not_reached(&compose, tempo_http_port()),
+        Vec::<String>::new()
+    );
+}
+
+/// The check above catches the compose file it was written for, which
+/// published only the gateway and Grafana.
+#[test]
+fn a_cli_default_that_nothing_publishes_is_caught() {
+    let mut compose = compose();
+    let tempo = compose
+        .get_mut("services")
+        .and_then(|services| services.get_mut("tempo"))
+        .and_then(Yaml::as_mapping_mut)
+        .unwrap();
+    tempo.remove("ports");
+    let problems = cli_defaults_not_reached(&compose, tempo_http_port());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("http://localhost:3200/"),
+        "{problems:?}"
+    );
 }

@@ -249,3 +249,72 @@ fn alert_rules_query_provisioned_datasources_and_link_their_dashboard() {
     }
     assert!(rules >= 1, "the checkout p99 alert is provisioned");
 }
+
+/// The checkout alert's threshold sits on an edge of Tempo's span-metrics
+/// buckets (`tempo.yaml`), so "p99 above it" is read off a bucket boundary
+/// instead of being interpolated between two edges around it.
+#[test]
+fn the_latency_alert_threshold_is_a_span_metrics_bucket_edge() {
+    let repo = Repo::default();
+    let tempo = repo.yaml("tempo.yaml").unwrap();
+    let edges: Vec<f64> = tempo
+        .at("metrics_generator.processor.span_metrics.histogram_buckets")
+        .and_then(Yaml::as_sequence)
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_f64)
+        .collect();
+    let alerting = repo
+        .yaml("grafana/provisioning/alerting/checkout-alerts.yaml")
+        .unwrap();
+    let sequence = |value: &Yaml, path: &str| {
+        value
+            .at(path)
+            .and_then(Yaml::as_sequence)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let thresholds: Vec<f64> = sequence(&alerting, "groups")
+        .iter()
+        .flat_map(|group| sequence(group, "rules"))
+        .flat_map(|rule| sequence(&rule, "data"))
+        .filter(|query| query.str_at("model.type") == Some("threshold"))
+        .flat_map(|query| sequence(&query, "model.conditions"))
+        .filter_map(|condition| {
+            sequence(&condition, "evaluator.params")
+                .first()
+                .and_then(Yaml::as_f64)
+        })
+        .collect();
+    assert!(!thresholds.is_empty());
+    for threshold in thresholds {
+        assert!(
+            edges
+                .iter()
+                .any(|edge| (edge - threshold).abs() < f64::EPSILON),
+            "{threshold} s is not one of {edges:?}"
+        );
+    }
+}
+
+/// `grafana/README.md` explains the service graph's node names by
+/// `tempo.yaml`'s service-graphs `peer_attributes`: it quotes the list as
+/// the file has it.
+#[test]
+fn the_grafana_readme_quotes_tempos_peer_attributes() {
+    let repo = Repo::default();
+    let tempo = repo.yaml("tempo.yaml").unwrap();
+    let attributes = tempo.strings_at("metrics_generator.processor.service_graphs.peer_attributes");
+    assert!(!attributes.is_empty());
+    let quoted: Vec<String> = attributes.iter().map(|name| format!("`{name}`")).collect();
+    let quoted = format!("({})", quoted.join(", "));
+    let readme = repo.text("grafana/README.md").unwrap();
+    assert!(
+        readme
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&quoted),
+        "grafana/README.md does not list {quoted}"
+    );
+}
