@@ -85,41 +85,8 @@ impl ApiError {
             Self::PaymentFailed { order_id, problem } => {
                 problem.with("order_id", order_id.as_str())
             }
-            Self::Payments { order_id, source } => {
-                tracing::warn!(exception.message = %source, "payments call failed");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "dependency-unavailable",
-                    "Dependency unavailable",
-                    "Payments are unavailable; the order was not charged.",
-                )
-                .with("order_id", order_id.as_str())
-            }
-            Self::PaymentUnknown { order_id, source } => {
-                tracing::warn!(exception.message = %source, "payment outcome unknown");
-                let (status, kind, title) = if source.is_timeout() {
-                    (
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "dependency-timeout",
-                        "Dependency timed out",
-                    )
-                } else {
-                    (
-                        StatusCode::BAD_GATEWAY,
-                        "dependency-failed",
-                        "Dependency failed",
-                    )
-                };
-                Problem::new(
-                    status,
-                    kind,
-                    title,
-                    "The payment's outcome is not known yet; the order will be confirmed or \
-                     released once it is, and the card is never charged twice.",
-                )
-                .with("order_id", order_id.as_str())
-                .with("order_status", "payment_unknown")
-            }
+            Self::Payments { order_id, source } => payments_unavailable(&order_id, &source),
+            Self::PaymentUnknown { order_id, source } => payment_unknown(&order_id, &source),
             Self::IdempotencyKeyReused => Problem::new(
                 StatusCode::CONFLICT,
                 "idempotency-key-reused",
@@ -135,4 +102,44 @@ impl ApiError {
             Self::Unexpected(error) => platform::problem::unexpected(&error),
         }
     }
+}
+
+/// payments could not be asked: nothing was charged, the order is failed.
+fn payments_unavailable(order_id: &OrderId, source: &CallError) -> Problem {
+    tracing::warn!(exception.message = %source, "payments call failed");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "dependency-unavailable",
+        "Dependency unavailable",
+        "Payments are unavailable; the order was not charged.",
+    )
+    .with("order_id", order_id.as_str())
+}
+
+/// The charge went out and its answer did not come back: the caller gets
+/// the order to follow, which the reconciler settles.
+fn payment_unknown(order_id: &OrderId, source: &CallError) -> Problem {
+    tracing::warn!(exception.message = %source, "payment outcome unknown");
+    let (status, kind, title) = if source.is_timeout() {
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            "dependency-timeout",
+            "Dependency timed out",
+        )
+    } else {
+        (
+            StatusCode::BAD_GATEWAY,
+            "dependency-failed",
+            "Dependency failed",
+        )
+    };
+    Problem::new(
+        status,
+        kind,
+        title,
+        "The payment's outcome is not known yet; the order will be confirmed or \
+         released once it is, and the card is never charged twice.",
+    )
+    .with("order_id", order_id.as_str())
+    .with("order_status", "payment_unknown")
 }

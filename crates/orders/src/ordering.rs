@@ -70,44 +70,52 @@ pub async fn create_order(
                     payment_id: payment.payment_id,
                 })
             }
-            Err(error) if nothing_charged(&error) => {
-                fail(state, &id).await?;
-                let (exception, message) = match &error {
-                    CallError::Problem { problem, .. } => ("PaymentFailed", problem.detail.clone()),
-                    _ => ("PaymentsUnavailable", error.to_string()),
-                };
-                telemetry::record_exception(&span, exception, &message);
-                Err(match error {
-                    CallError::Problem { problem, .. } if problem.status < 500 => {
-                        ApiError::PaymentFailed {
-                            order_id: id,
-                            problem,
-                        }
-                    }
-                    error => ApiError::Payments {
-                        order_id: id,
-                        source: error,
-                    },
-                })
-            }
-            // Sent, with no answer to trust: the card may have been
-            // charged. The order keeps its stock until the reconciler
-            // learns the outcome.
-            Err(error) => {
-                db::orders::mark_payment_unknown(&state.db, &id)
-                    .await
-                    .context("marking the payment unknown")?;
-                span.record("order.status", "payment_unknown");
-                telemetry::record_exception(&span, "PaymentOutcomeUnknown", &error.to_string());
-                Err(ApiError::PaymentUnknown {
-                    order_id: id,
-                    source: error,
-                })
-            }
+            Err(error) if nothing_charged(&error) => Err(not_charged(state, id, error).await?),
+            Err(error) => Err(charge_unknown(state, id, error).await?),
         }
     }
     .instrument(span)
     .await
+}
+
+/// Nothing was charged (declined, or payments never reached): the order is
+/// failed and its stock given back; the error says which.
+async fn not_charged(state: &AppState, id: OrderId, error: CallError) -> anyhow::Result<ApiError> {
+    fail(state, &id).await?;
+    let (exception, message) = match &error {
+        CallError::Problem { problem, .. } => ("PaymentFailed", problem.detail.clone()),
+        _ => ("PaymentsUnavailable", error.to_string()),
+    };
+    telemetry::record_exception(&Span::current(), exception, &message);
+    Ok(match error {
+        CallError::Problem { problem, .. } if problem.status < 500 => ApiError::PaymentFailed {
+            order_id: id,
+            problem,
+        },
+        error => ApiError::Payments {
+            order_id: id,
+            source: error,
+        },
+    })
+}
+
+/// Sent, with no answer to trust: the card may have been charged. The
+/// order keeps its stock until the reconciler learns the outcome.
+async fn charge_unknown(
+    state: &AppState,
+    id: OrderId,
+    error: CallError,
+) -> anyhow::Result<ApiError> {
+    db::orders::mark_payment_unknown(&state.db, &id)
+        .await
+        .context("marking the payment unknown")?;
+    let span = Span::current();
+    span.record("order.status", "payment_unknown");
+    telemetry::record_exception(&span, "PaymentOutcomeUnknown", &error.to_string());
+    Ok(ApiError::PaymentUnknown {
+        order_id: id,
+        source: error,
+    })
 }
 
 /// Locks the products, checks them, takes the stock and records the order
