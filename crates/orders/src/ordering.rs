@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use platform::client::CallError;
+use telemetry::db::Database;
 use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
@@ -11,6 +12,7 @@ use crate::{
     domain::{NewOrder, OrderId},
     error::ApiError,
     events,
+    relay::Relay,
 };
 
 /// A confirmed order, as the caller is told about it.
@@ -41,7 +43,7 @@ pub async fn create_order(
         order.status = Empty,
     );
     async {
-        let (total_cents, currency, unit_prices) = reserve(state, &id, order).await?;
+        let (total_cents, currency, unit_prices) = reserve(&state.db, &id, order).await?;
         let span = Span::current();
         span.record("order.total_cents", total_cents);
         span.record("order.currency", currency.as_str());
@@ -54,7 +56,8 @@ pub async fn create_order(
         match charged {
             Ok(payment) => {
                 confirm(
-                    state,
+                    &state.db,
+                    &state.relay,
                     &id,
                     &order.customer_id,
                     total_cents,
@@ -70,8 +73,8 @@ pub async fn create_order(
                     payment_id: payment.payment_id,
                 })
             }
-            Err(error) if nothing_charged(&error) => Err(not_charged(state, id, error).await?),
-            Err(error) => Err(charge_unknown(state, id, error).await?),
+            Err(error) if nothing_charged(&error) => Err(not_charged(&state.db, id, error).await?),
+            Err(error) => Err(charge_unknown(&state.db, id, error).await?),
         }
     }
     .instrument(span)
@@ -80,8 +83,8 @@ pub async fn create_order(
 
 /// Nothing was charged (declined, or payments never reached): the order is
 /// failed and its stock given back; the error says which.
-async fn not_charged(state: &AppState, id: OrderId, error: CallError) -> anyhow::Result<ApiError> {
-    fail(state, &id).await?;
+async fn not_charged(db: &Database, id: OrderId, error: CallError) -> anyhow::Result<ApiError> {
+    fail(db, &id).await?;
     let (exception, message) = match &error {
         CallError::Problem { problem, .. } => ("PaymentFailed", problem.detail.clone()),
         _ => ("PaymentsUnavailable", error.to_string()),
@@ -101,12 +104,8 @@ async fn not_charged(state: &AppState, id: OrderId, error: CallError) -> anyhow:
 
 /// Sent, with no answer to trust: the card may have been charged. The
 /// order keeps its stock until the reconciler learns the outcome.
-async fn charge_unknown(
-    state: &AppState,
-    id: OrderId,
-    error: CallError,
-) -> anyhow::Result<ApiError> {
-    db::orders::mark_payment_unknown(&state.db, &id)
+async fn charge_unknown(db: &Database, id: OrderId, error: CallError) -> anyhow::Result<ApiError> {
+    db::orders::mark_payment_unknown(db, &id)
         .await
         .context("marking the payment unknown")?;
     let span = Span::current();
@@ -122,15 +121,11 @@ async fn charge_unknown(
 /// with its lines, in one transaction. Returns the total, the currency and
 /// each line's unit price.
 async fn reserve(
-    state: &AppState,
+    db: &Database,
     id: &OrderId,
     order: &NewOrder,
 ) -> Result<(i64, String, Vec<i64>), ApiError> {
-    let mut tx = state
-        .db
-        .begin()
-        .await
-        .context("starting the order transaction")?;
+    let mut tx = db.begin().await.context("starting the order transaction")?;
     let products = db::products::lock(&mut tx, &order.skus())
         .await
         .context("locking the products")?;
@@ -190,18 +185,15 @@ fn nothing_charged(error: &CallError) -> bool {
 /// event exists if and only if the order is confirmed, and only once
 /// however many times this runs.
 pub async fn confirm(
-    state: &AppState,
+    db: &Database,
+    relay: &Relay,
     id: &OrderId,
     customer_id: &str,
     total_cents: i64,
     currency: &str,
     payment_id: &str,
 ) -> anyhow::Result<()> {
-    let mut tx = state
-        .db
-        .begin()
-        .await
-        .context("starting the confirmation")?;
+    let mut tx = db.begin().await.context("starting the confirmation")?;
     if db::orders::confirm(&mut tx, id, payment_id)
         .await
         .context("confirming the order")?
@@ -211,7 +203,7 @@ pub async fn confirm(
             .context("recording the order's event")?;
     }
     tx.commit().await.context("committing the confirmation")?;
-    state.relay.wake();
+    relay.wake();
     let span = Span::current();
     span.record("order.status", "confirmed");
     tracing::info!(name: "order.confirmed", { payment.id = payment_id }, "order confirmed");
@@ -220,9 +212,8 @@ pub async fn confirm(
 
 /// Marks the order `payment_failed` and gives its stock back, once however
 /// many times this runs.
-pub async fn fail(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
-    let mut tx = state
-        .db
+pub async fn fail(db: &Database, id: &OrderId) -> anyhow::Result<()> {
+    let mut tx = db
         .begin()
         .await
         .context("starting the release transaction")?;

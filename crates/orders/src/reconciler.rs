@@ -91,7 +91,8 @@ async fn settle(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
                     .context("reading the order")?
                     .context("the order vanished")?;
                 ordering::confirm(
-                    state,
+                    &state.db,
+                    &state.relay,
                     id,
                     &order.customer_id,
                     order.total_cents,
@@ -100,7 +101,7 @@ async fn settle(state: &AppState, id: &OrderId) -> anyhow::Result<()> {
                 )
                 .await
             }
-            ("declined" | "not_charged", _) => ordering::fail(state, id).await,
+            ("declined" | "not_charged", _) => ordering::fail(&state.db, id).await,
             (status, _) => {
                 tracing::info!(payment.outcome = status, "payment not settled yet");
                 Ok(())

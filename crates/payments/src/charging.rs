@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use platform::client::CallError;
+use telemetry::db::Database;
 use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
@@ -53,7 +54,7 @@ pub async fn charge_card(state: &AppState, charge: &Charge) -> Result<ChargeOutc
         let span = Span::current();
         match answer {
             Ok(answer) => {
-                record(state, payment_id.as_str(), &answer).await?;
+                record(&state.db, payment_id.as_str(), &answer).await?;
                 Ok(match answer {
                     ProcessorAnswer::Approved { .. } => ChargeOutcome::Approved { payment_id },
                     ProcessorAnswer::Declined { decline_code } => ChargeOutcome::Declined {
@@ -86,11 +87,7 @@ pub async fn charge_card(state: &AppState, charge: &Charge) -> Result<ChargeOutc
 
 /// Stores the processor's answer on the pending payment, and marks the
 /// current span with it: a decline is an error with an exception event.
-async fn record(
-    state: &AppState,
-    payment_id: &str,
-    answer: &ProcessorAnswer,
-) -> anyhow::Result<()> {
+async fn record(db: &Database, payment_id: &str, answer: &ProcessorAnswer) -> anyhow::Result<()> {
     let span = Span::current();
     let outcome = match answer {
         ProcessorAnswer::Approved { charge_id } => {
@@ -115,7 +112,7 @@ async fn record(
             Outcome::Declined { decline_code }
         }
     };
-    db::payments::settle(&state.db, payment_id, &outcome)
+    db::payments::settle(db, payment_id, &outcome)
         .await
         .context("recording the payment's outcome")
 }
@@ -165,7 +162,7 @@ pub async fn settle_order(state: &AppState, order_id: &str) -> Result<Settlement
             _ if !payment.attempt_over => Settlement::Unknown,
             _ => match state.card_processor.lookup(&payment_id).await {
                 Ok(Some(answer)) => {
-                    record(state, &payment_id, &answer).await?;
+                    record(&state.db, &payment_id, &answer).await?;
                     match answer {
                         ProcessorAnswer::Approved { .. } => Settlement::Approved { payment_id },
                         ProcessorAnswer::Declined { .. } => Settlement::Declined { payment_id },
