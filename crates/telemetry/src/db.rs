@@ -119,8 +119,12 @@ impl Statement {
 }
 
 tokio::task_local! {
-    static FAILING_STATEMENTS: ();
     static UNTRACED: ();
+}
+
+#[cfg(feature = "fault-injection")]
+tokio::task_local! {
+    static FAILING_STATEMENTS: ();
 }
 
 /// Runs `future` with its statements untraced: for polling that finds
@@ -133,8 +137,23 @@ pub async fn untraced<F: Future>(future: F) -> F::Output {
 /// Runs `future` with every statement it makes failing as if the
 /// connection had dropped, without reaching Postgres: what a database
 /// failure looks like, on demand (`fault.<service>=db_error`).
+///
+/// A demonstration hook (the suite's `fault.<service>=db_error`), behind the
+/// `fault-injection` feature: no service of yours should need it.
+#[cfg(feature = "fault-injection")]
 pub async fn with_failing_statements<F: Future>(future: F) -> F::Output {
     FAILING_STATEMENTS.scope((), future).await
+}
+
+/// Whether this task asked its statements to fail ([`with_failing_statements`]).
+#[cfg(feature = "fault-injection")]
+fn failing_on_purpose() -> bool {
+    FAILING_STATEMENTS.try_with(|()| ()).is_ok()
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn failing_on_purpose() -> bool {
+    false
 }
 
 /// Runs one statement inside its span, marks the span on failure, and
@@ -147,7 +166,7 @@ async fn traced<T>(
 ) -> sqlx::Result<T> {
     let started = std::time::Instant::now();
     let span = statement.span(peer);
-    let result = if FAILING_STATEMENTS.try_with(|()| ()).is_ok() {
+    let result = if failing_on_purpose() {
         Err(sqlx::Error::Io(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "connection reset (injected fault)",
