@@ -10,18 +10,21 @@
 //! - [`json`]: [`Json`], axum's extractor with problem rejections and a
 //!   deadline for the body.
 //! - [`path`]: [`Path`], axum's extractor with problem rejections.
-//! - [`id`]: the shape of the suite's public ids, checked before an id
-//!   reaches a query or a URL.
+//! - [`id`]: the suite's public ids: made in one place, and their shape
+//!   checked before an id reaches a query or a URL.
 //! - [`idempotency_key`]: [`IdempotencyKey`], the `Idempotency-Key` header.
 //! - [`client`]: [`Call`](client::Call): calls to other services within
 //!   the deadline, retried when safe, with one outcome type.
+//! - [`backoff`]: doubling waits for loops that retry as long as the
+//!   service runs.
 //! - [`deadline`]: a request's deadline, enforced and passed downstream.
 //! - [`faults`]: failures on demand through `fault.<service>` baggage.
-//! - [`database`]: a service's own database, connected and migrated.
+//! - [`database`]: a service's own database, created if missing, connected
+//!   and migrated.
 //! - [`health`]: `/healthz` and the probe `/readyz` handlers use.
 //! - [`server`]: [`service_router`] (the API traced, the probes not),
-//!   [`Server`] (bind, tell the port, run until shut down) and [`run`], the
-//!   whole life of a service binary.
+//!   [`Server`] (bind, tell the port, run until shut down), [`serve`] and
+//!   [`run`], the whole life of a service binary.
 
 pub mod backoff;
 pub mod client;
