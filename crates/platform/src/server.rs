@@ -87,7 +87,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets
-    /// in-flight requests finish for up to [`DRAIN_DEADLINE`].
+    /// in-flight requests finish for up to 10 s (`DRAIN_DEADLINE`).
     ///
     /// Connections are served by hyper directly rather than through
     /// `axum::serve`, for one setting it does not expose: a deadline for
