@@ -1,4 +1,4 @@
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
@@ -25,6 +25,16 @@ pub struct Config {
         default_value = "http://localhost:8084"
     )]
     pub notifications_url: Url,
+
+    /// The built storefront: `index.html` and `assets/` (`npm run build`
+    /// in `web/` writes them to `web/dist`).
+    #[arg(long, env = "STOREFRONT_DIR", default_value = "web/dist")]
+    pub storefront_dir: PathBuf,
+
+    /// Grafana as the storefront's visitors reach it, for the link to a
+    /// checkout's trace.
+    #[arg(long, env = "GRAFANA_URL", default_value = "http://localhost:3000")]
+    pub grafana_url: Url,
 
     #[command(flatten)]
     pub faults: platform::faults::Switch,

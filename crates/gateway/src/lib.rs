@@ -5,6 +5,10 @@
 //! `notifications` to confirm it to the customer. `GET /orders/{order_id}`
 //! reads an order back. It owns no database: `clients/` is its `db/`.
 //!
+//! It also serves the storefront, the shop page of `web/` (`GET /`,
+//! `/assets/`), and takes the page's spans at `POST /otlp/v1/traces` to
+//! forward them to the Collector (`telemetry::browser`).
+//!
 //! # Layout
 //!
 //! - `config`: [`Config`], from the environment.
@@ -13,6 +17,8 @@
 //! - `clients`: one file per service called.
 //! - `error`: [`ApiError`](error::ApiError), rendered as problem+json.
 //! - `metrics`: checkouts by outcome.
+//! - `storefront`: the page, with its request's trace context, and its
+//!   files.
 
 mod clients;
 mod config;
@@ -20,6 +26,7 @@ mod domain;
 mod error;
 mod metrics;
 mod routes;
+mod storefront;
 
 use axum::{
     Router,
@@ -36,6 +43,7 @@ struct AppState {
     orders: Orders,
     notifications: Notifications,
     metrics: metrics::CheckoutMetrics,
+    storefront: storefront::Storefront,
 }
 
 /// Binds the listener. The gateway starts without waiting for its
@@ -46,12 +54,21 @@ pub async fn build(config: Config) -> anyhow::Result<platform::Server> {
         orders: Orders::new(config.orders_url),
         notifications: Notifications::new(config.notifications_url),
         metrics: metrics::CheckoutMetrics::new(),
+        storefront: storefront::Storefront::load(&config.storefront_dir, config.grafana_url),
     };
-    Ok(platform::Server::bind(config.listen_addr, router(state, config.faults)).await?)
+    // The page's spans: `service.name=storefront` only.
+    let browser_spans = telemetry::browser::BrowserSpans::from_env("storefront")?;
+    let router = router(state, config.faults)
+        .merge(storefront::assets(&config.storefront_dir))
+        .merge(browser_spans.into_router());
+    Ok(platform::Server::bind(config.listen_addr, router).await?)
 }
 
+/// The API and the page, traced; the files and the browser spans' route
+/// are merged after, untraced.
 fn router(state: AppState, faults: platform::faults::Switch) -> Router {
     let api = Router::new()
+        .route("/", get(routes::storefront::page))
         .route("/checkout", post(routes::checkout::checkout))
         .route("/orders/{order_id}", get(routes::orders::get));
     platform::service_router(

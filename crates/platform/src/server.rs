@@ -2,13 +2,18 @@
 
 use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration};
 
-use axum::{Router, extract::DefaultBodyLimit, routing::MethodRouter};
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit},
+    routing::MethodRouter,
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// What every service's router needs to know of the service.
 #[derive(Clone, Copy, Debug)]
@@ -102,9 +107,9 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let stream = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(accepted) => accepted,
                     // Out of file descriptors and the like: the next
                     // accept may work; a busy loop would not help.
                     Err(error) => {
@@ -115,7 +120,14 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
-            let service = TowerToHyperService::new(self.router.clone());
+            // The peer's address, for handlers that count per client (the
+            // browser spans' rate limit), as `axum::serve` would give it.
+            let service = TowerToHyperService::new(self.router.clone().map_request(
+                move |mut request: axum::http::Request<_>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let connection =
                 connections.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let connection = graceful.watch(connection.into_owned());

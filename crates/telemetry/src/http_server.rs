@@ -14,7 +14,7 @@ use axum::{
 };
 use std::time::Instant;
 
-use opentelemetry::{KeyValue, trace::TraceContextExt};
+use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 use crate::http_method_name as method_name;
@@ -144,18 +144,7 @@ fn record_status(span: &Span, status: StatusCode) -> Option<String> {
 /// W3C Trace Context Level 2 `traceresponse`: the server span's own context,
 /// so a caller can find the trace of its request.
 fn traceresponse(span: &Span) -> Option<HeaderValue> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if !span_context.is_valid() {
-        return None;
-    }
-    let value = format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8()
-    );
-    HeaderValue::from_str(&value).ok()
+    HeaderValue::from_str(&crate::propagation::traceparent(span)?).ok()
 }
 
 /// `server.address` and `server.port` of a server span come from the `Host`

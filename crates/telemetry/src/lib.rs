@@ -37,7 +37,7 @@
 //! ```
 //!
 //! Each integration is a cargo feature (`axum`, `reqwest`, `sqlx`, `nats`,
-//! `grpc`), all on by default; `examples/axum_service.rs` is the above as
+//! `grpc`, `browser`), all on by default; `examples/axum_service.rs` is the above as
 //! a program, run by the end-to-end tests.
 //!
 //! # Layout
@@ -56,6 +56,8 @@
 //! - [`db`]: the traced sqlx query path: a CLIENT span per statement.
 //! - [`propagation`]: the caller's W3C headers, checked against the
 //!   grammar before the SDK reads them.
+//! - [`browser`]: a same-origin route that takes spans from a web page,
+//!   checks them and forwards them to the traces endpoint.
 //! - [`messaging`]: W3C context in NATS headers, and the `create`, `send`
 //!   and `process` spans of the messaging conventions.
 //! - `logs`: JSON log lines carrying `trace_id` and `span_id`; what
@@ -64,6 +66,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod config;
 #[cfg(feature = "sqlx")]
 pub mod db;

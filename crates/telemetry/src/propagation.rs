@@ -40,6 +40,24 @@ pub fn extract(headers: &HeaderMap) -> Context {
     })
 }
 
+/// `span`'s own context as a W3C `traceparent` value, for a page to carry on
+/// (`<meta name="traceparent">`) or a response to name (`traceresponse`);
+/// `None` when it has no valid context.
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags().to_u8()
+        )
+    })
+}
+
 /// The value of one W3C `baggage` entry of the request, parsed by the W3C
 /// baggage propagator whatever the global propagators are (even with the
 /// SDK disabled): for decisions a service takes on baggage itself.

@@ -1,3 +1,4 @@
 pub mod checkout;
 pub mod health;
 pub mod orders;
+pub mod storefront;
