@@ -1,4 +1,6 @@
-//! The binaries the suite runs, built as `cargo test --workspace` builds them.
+//! The binaries the suite runs, built as `cargo test --workspace` builds them,
+//! and the storefront the gateway serves, built as `.ci/run` and the
+//! Dockerfile build it.
 
 use std::{
     collections::BTreeMap,
@@ -22,6 +24,77 @@ pub fn binary(service: Service) -> anyhow::Result<PathBuf> {
 /// services.
 pub fn example(name: &str) -> anyhow::Result<PathBuf> {
     (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no example named {name}"))
+}
+
+/// `web/dist`, the built storefront the gateway serves: `npm ci` when
+/// `web/node_modules` is missing or older than the lock file, `npm run
+/// build` when the page's sources changed since the last build. Once per
+/// test process.
+pub fn storefront() -> anyhow::Result<&'static Path> {
+    static STOREFRONT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = STOREFRONT.get_or_init(|| build_storefront().map_err(|error| format!("{error:#}")));
+    match built {
+        Ok(dist) => Ok(dist),
+        Err(error) => Err(anyhow!("{error}")),
+    }
+}
+
+fn build_storefront() -> anyhow::Result<PathBuf> {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../web")
+        .canonicalize()
+        .context("finding web/")?;
+    let dist = web.join("dist");
+    let lock = web.join("package-lock.json");
+    if !is_newer(
+        &web.join("node_modules/.package-lock.json"),
+        &[lock.clone()],
+    ) {
+        npm(&web, &["ci", "--no-audit", "--no-fund"])?;
+    }
+    let sources = [web.join("src"), web.join("build.mjs"), lock];
+    if !is_newer(&dist.join("index.html"), &sources) {
+        npm(&web, &["run", "build"])?;
+    }
+    Ok(dist)
+}
+
+fn npm(web: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir(web)
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .context("running npm: the storefront needs Node.js 20 and npm")?;
+    ensure!(
+        status.success(),
+        "npm {} in web/ failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
+}
+
+/// Whether `built` exists and is newer than every file in `sources`
+/// (folders searched through).
+fn is_newer(built: &Path, sources: &[PathBuf]) -> bool {
+    let Ok(built) = built.metadata().and_then(|meta| meta.modified()) else {
+        return false;
+    };
+    let mut pending = sources.to_vec();
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = path.metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(&path).into_iter().flatten().flatten();
+            pending.extend(entries.map(|entry| entry.path()));
+        } else if meta.modified().is_ok_and(|modified| modified > built) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The service binaries and examples by name, built once per test process.

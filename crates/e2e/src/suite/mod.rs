@@ -83,8 +83,8 @@ struct Process {
 }
 
 impl Suite {
-    /// Builds the binaries (once per test process), then starts every
-    /// service and waits until each listens.
+    /// Builds the binaries and the storefront (once per test process),
+    /// then starts every service and waits until each listens.
     pub async fn start(options: SuiteOptions) -> anyhow::Result<Self> {
         let receiver = if options.discard_telemetry {
             OtlpReceiver::start_discarding()
@@ -93,6 +93,7 @@ impl Suite {
         }
         .context("starting the OTLP receiver")?;
         let binaries = tokio::task::spawn_blocking(binaries).await??;
+        let storefront = tokio::task::spawn_blocking(build::storefront).await??;
 
         let run = run_id();
         let databases: BTreeMap<Service, String> = (Service::ALL.into_iter())
@@ -116,7 +117,10 @@ impl Suite {
         for service in Service::ALL {
             let binary = (binaries.get(service.name()))
                 .with_context(|| format!("cargo built no binary named {service}"))?;
-            let command = suite.command(service, binary, &options);
+            let mut command = suite.command(service, binary, &options);
+            if service == Service::Gateway {
+                command.env("STOREFRONT_DIR", storefront);
+            }
             suite.spawn(service, command).await?;
         }
         Ok(suite)
@@ -223,6 +227,7 @@ impl Suite {
         for &callee in service.callees() {
             command.env(callee.url_variable(), self.url(callee));
         }
+
         let own = options.service_env.get(&service).into_iter().flatten();
         command.envs(
             options

@@ -23,6 +23,8 @@
 //! - `shutdown`: SIGTERM drains in-flight requests and flushes their spans.
 //! - `metrics`: the conventions' instruments and the suite's own, counted
 //!   exactly, with bounded attributes.
+//! - `storefront`: the shop page in headless Chromium, from the click to
+//!   the database, and the route that takes the page's spans.
 //! - `registry`: every attribute and event exported is in the semantic
 //!   conventions or the suite's registry (`semconv/`).
 
@@ -39,6 +41,7 @@ mod registry;
 mod resilience;
 mod secrets;
 mod shutdown;
+mod storefront;
 mod support;
 mod trace;
 
@@ -122,6 +125,10 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         metrics::n_checkouts_move_the_checkout_count_by_exactly_n,
         metrics::failures_carry_error_type,
         metrics::metrics_exporter_none_and_sdk_disabled_export_no_metrics,
+        storefront::the_page_and_its_files_carry_their_headers_and_only_the_page_is_traced,
+        storefront::the_otlp_route_refuses_what_is_not_otlp,
+        storefront::spans_claiming_another_service_are_not_forwarded,
+        storefront::a_client_sending_too_fast_gets_429_and_others_do_not,
     ]
 }
 
