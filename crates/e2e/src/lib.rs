@@ -31,6 +31,8 @@
 //!   `/proc`.
 //! - [`cost`]: what tracing costs, measured under the load generator's
 //!   traffic in four telemetry configurations.
+//! - [`browser`]: [`Browser`], headless Chromium driven through
+//!   `chromedriver`, for the storefront as a user sees it.
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
 //!   answers 503, or hangs.
 //! - [`nats`]: [`NatsServer`], each suite's own NATS with JetStream.
@@ -39,6 +41,7 @@
 //! - [`http_client`]: the plain client a test calls the services with.
 
 pub mod broken_collector;
+pub mod browser;
 pub mod cost;
 pub mod metrics;
 pub mod model;
@@ -50,6 +53,7 @@ pub mod tcp_proxy;
 pub mod trace_tree;
 
 pub use broken_collector::{BrokenCollector, Failure};
+pub use browser::Browser;
 pub use metrics::{MetricKind, MetricPoint, Temporality};
 pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Status};
 pub use nats::NatsServer;
