@@ -76,3 +76,14 @@ pub use trace_tree::TraceTree;
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
+
+/// [`http_client`] sending from another loopback address (`127.0.0.2`, say),
+/// for a test that must look like a client of its own to a per-address
+/// limit.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test is an untraced outside caller"
+)]
+pub fn http_client_from(address: std::net::IpAddr) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().local_address(address).build()?)
+}

@@ -129,6 +129,8 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         storefront::the_otlp_route_refuses_what_is_not_otlp,
         storefront::spans_claiming_another_service_are_not_forwarded,
         storefront::a_client_sending_too_fast_gets_429_and_others_do_not,
+        storefront::a_click_in_the_browser_is_the_root_of_the_checkouts_trace,
+        storefront::the_page_works_with_the_gateways_sdk_disabled,
     ]
 }
 

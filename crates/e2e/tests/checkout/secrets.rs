@@ -123,4 +123,3 @@ fn holds_word(text: &str, word: &str) -> bool {
             .all(|beside| !beside.is_alphanumeric())
     })
 }
-

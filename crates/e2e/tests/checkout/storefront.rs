@@ -9,10 +9,10 @@ use std::{
 };
 
 use anyhow::Context as _;
-use e2e::{Service, Suite};
+use e2e::{Browser, Service, SpanKind, Suite, SuiteOptions, TraceTree};
 use serde_json::{Value, json};
 
-use crate::support::EXPORT_TIMEOUT;
+use crate::support::{APPROVED_CARD, EXPORT_TIMEOUT, assert_child_of};
 
 /// One span as OTLP/HTTP JSON, from a resource claiming `service`.
 pub fn export(service: &str, span_name: &str) -> Value {
@@ -264,5 +264,196 @@ pub async fn a_client_sending_too_fast_gets_429_and_others_do_not(
     )
     .await?;
     assert_eq!(other.status(), 200, "another client is not limited");
+    Ok(())
+}
+
+/// How long the page may take to show a checkout's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Opens the page, buys two mice with the approved card, and returns the
+/// order id and trace id the page shows.
+async fn buy_in_the_browser(browser: &Browser, suite: &Suite) -> anyhow::Result<(String, String)> {
+    browser
+        .goto(&format!("{}/", suite.url(Service::Gateway)))
+        .await?;
+    browser.select("customer", "cus_1002").await?;
+    browser.select("sku", "sku_mouse").await?;
+    browser.fill("quantity", "2").await?;
+    browser.select("card", APPROVED_CARD).await?;
+    browser.click("checkout-button").await?;
+    let order_id = browser.wait_for_text("order-id", ANSWER_TIMEOUT).await?;
+    let trace_id = browser.wait_for_text("trace-id", ANSWER_TIMEOUT).await?;
+    Ok((order_id, trace_id))
+}
+
+/// The `<meta name="traceparent">` the gateway wrote into the page.
+async fn page_traceparent(browser: &Browser) -> anyhow::Result<Option<String>> {
+    let value = browser
+        .execute(
+            "return document.querySelector('meta[name=traceparent]')?.content ?? null;",
+            Vec::new(),
+        )
+        .await?;
+    Ok(value.as_str().map(str::to_owned))
+}
+
+pub async fn a_click_in_the_browser_is_the_root_of_the_checkouts_trace(
+    suite: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let browser = Browser::start().await?;
+    let (order_id, trace_id) = buy_in_the_browser(&browser, &suite).await?;
+    assert!(order_id.starts_with("ord_"), "{order_id}");
+    let traceparent = page_traceparent(&browser)
+        .await?
+        .context("no traceparent meta")?;
+
+    // The screenshot the README shows, with the answer on the page.
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("storefront.png");
+    browser.screenshot(&screenshot).await?;
+    eprintln!("the page after a checkout: {}", screenshot.display());
+
+    let gateway = suite.url(Service::Gateway);
+    for url in browser.resource_urls().await? {
+        assert!(
+            url.starts_with(&format!("{gateway}/")),
+            "the page asked another origin: {url}"
+        );
+    }
+    let errors = browser.console_errors().await?;
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+
+    // One trace from the click to the database. The page exports each
+    // second: the browser stays open until its spans are in.
+    let from_page = |kind: SpanKind, name: &'static str| {
+        move |spans: &[e2e::Span]| {
+            (spans.iter()).any(|span| {
+                span.service == "storefront" && span.kind == kind && span.name.starts_with(name)
+            })
+        }
+    };
+    let receiver = suite.receiver();
+    receiver
+        .wait_for_trace(
+            &trace_id,
+            from_page(SpanKind::Client, "POST"),
+            EXPORT_TIMEOUT,
+        )
+        .await;
+    let spans = crate::support::settled_trace(&suite, &trace_id).await;
+    let tree = TraceTree::new(&spans);
+    let click = spans
+        .iter()
+        .find(|span| span.service == "storefront" && span.parent_span_id.is_none())
+        .with_context(|| format!("no root span from the page:\n{}", tree.render()))?;
+    assert_eq!(click.name, "click", "{}", tree.render());
+    let fetch = one(&tree, "storefront", SpanKind::Client, "POST");
+    assert_child_of(&tree, fetch, click, SpanKind::Client);
+    assert_eq!(fetch.int_attr("http.response.status_code"), Some(201));
+    let checkout = one(&tree, "gateway", SpanKind::Server, "POST /checkout");
+    assert_child_of(&tree, checkout, fetch, SpanKind::Server);
+    for service in ["users", "orders", "payments", "notifications"] {
+        assert!(
+            spans.iter().any(|span| span.service == service),
+            "no {service} span in the click's trace:\n{}",
+            tree.render()
+        );
+    }
+    assert!(
+        spans
+            .iter()
+            .any(|span| span.str_attr("db.system.name") == Some("postgresql")),
+        "no database span:\n{}",
+        tree.render()
+    );
+
+    // The document load joins the trace of `GET /`.
+    let [_, page_trace, page_span, _] = traceparent.split('-').collect::<Vec<_>>()[..] else {
+        anyhow::bail!("not a traceparent: {traceparent}");
+    };
+    receiver
+        .wait_for_trace(
+            page_trace,
+            from_page(SpanKind::Internal, "documentLoad"),
+            EXPORT_TIMEOUT,
+        )
+        .await;
+    browser.close().await?;
+    let page = crate::support::settled_trace(&suite, page_trace).await;
+    let page_tree = TraceTree::new(&page);
+    let get = one(&page_tree, "gateway", SpanKind::Server, "GET /");
+    assert_eq!(get.span_id, page_span);
+    let document_load = page
+        .iter()
+        .find(|span| span.service == "storefront" && span.name == "documentLoad")
+        .with_context(|| format!("no documentLoad span:\n{}", page_tree.render()))?;
+    assert_eq!(
+        document_load.parent_span_id.as_deref(),
+        Some(page_span),
+        "{}",
+        page_tree.render()
+    );
+    Ok(())
+}
+
+/// The only span of `service` of this kind whose name starts with `name`.
+fn one<'a>(tree: &TraceTree<'a>, service: &str, kind: SpanKind, name: &str) -> &'a e2e::Span {
+    let found: Vec<_> = tree
+        .spans()
+        .iter()
+        .filter(|span| span.service == service && span.kind == kind && span.name.starts_with(name))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{service} {kind:?} {name}:\n{}",
+        tree.render()
+    );
+    found[0]
+}
+
+pub async fn the_page_works_with_the_gateways_sdk_disabled(
+    _shared: Arc<Suite>,
+) -> anyhow::Result<()> {
+    let suite = Suite::start(SuiteOptions::default().service_env(
+        Service::Gateway,
+        "OTEL_SDK_DISABLED",
+        "true",
+    ))
+    .await?;
+    let browser = Browser::start().await?;
+    let (order_id, _) = buy_in_the_browser(&browser, &suite).await?;
+    assert!(order_id.starts_with("ord_"), "{order_id}");
+    browser.close().await?;
+
+    let answer = post_spans(
+        &e2e::http_client(),
+        &suite,
+        "application/json",
+        json_body(&export("storefront", "e2e with the sdk disabled")),
+    )
+    .await?;
+    assert_eq!(answer.status(), 200, "accepted, and dropped");
+    // The services behind the gateway still export: wait for their spans,
+    // then no span from the page may be among them.
+    let started = Instant::now();
+    while started.elapsed() < EXPORT_TIMEOUT
+        && !suite
+            .receiver()
+            .spans()
+            .iter()
+            .any(|span| span.service == "notifications")
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let services: std::collections::BTreeSet<String> = suite
+        .receiver()
+        .spans()
+        .into_iter()
+        .map(|span| span.service)
+        .collect();
+    assert!(services.contains("notifications"), "{services:?}");
+    assert!(!services.contains("storefront"), "{services:?}");
+    assert!(!services.contains("gateway"), "{services:?}");
     Ok(())
 }
