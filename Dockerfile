@@ -3,10 +3,14 @@
 # One build of the whole workspace, then one small runtime image per binary:
 #   docker build --target gateway -t tracing-suite/gateway .
 # docker-compose.yml builds every target from this file; BuildKit runs the
-# shared `build` stage once for all of them.
+# shared `build` stage once for all of them, and the storefront's (web/)
+# beside it.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN=bookworm
+# The Node.js release web/package-lock.json was made with. It only builds
+# the storefront's files; no image runs it.
+ARG NODE_VERSION=20.20.2
 
 # cargo-chef splits the build in two so dependencies get their own layer:
 # it is rebuilt only when a Cargo.toml or Cargo.lock changes, not on every
@@ -15,8 +19,10 @@ FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS chef
 RUN cargo install cargo-chef --locked --version 0.1.78
 WORKDIR /src
 
+# web/ is the storefront's, built in a stage of its own: an edit there
+# changes neither the recipe nor the workspace build.
 FROM chef AS planner
-COPY . .
+COPY --exclude=web . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
@@ -26,12 +32,24 @@ FROM chef AS build
 ARG PACKAGES="-p gateway -p users -p orders -p payments -p notifications -p card-processor -p loadgen"
 COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json ${PACKAGES}
-COPY . .
+COPY --exclude=web . .
 RUN cargo build --release --locked ${PACKAGES} \
  && mkdir -p /out \
  && cp target/release/gateway target/release/users target/release/orders \
        target/release/payments target/release/notifications target/release/card-processor \
        target/release/loadgen /out/
+
+# The storefront the gateway serves: `index.html` and `assets/`, built into
+# /web/dist. The dependencies get their own layer, rebuilt only when
+# package.json or the lock file changes; .dockerignore keeps the host's
+# node_modules and dist out, so the image installs and builds its own.
+FROM node:${NODE_VERSION}-${DEBIAN}-slim AS storefront
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+# World-readable whatever the umask: the gateway reads them as user 10001.
+RUN npm run build && chmod -R a+rX dist
 
 # What every service image shares: a slim Debian (the same glibc as the
 # build) and an unprivileged user. bash stays for the compose health checks,
@@ -43,6 +61,10 @@ ENV LOG_FORMAT=json RUST_LOG=info
 
 FROM runtime AS gateway
 COPY --from=build /out/gateway /usr/local/bin/gateway
+# Owned by root: the gateway reads the page and its assets, and cannot
+# change them.
+COPY --from=storefront /web/dist /usr/share/storefront
+ENV STOREFRONT_DIR=/usr/share/storefront
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gateway"]
 
