@@ -48,7 +48,7 @@ fn build_storefront() -> anyhow::Result<PathBuf> {
     let lock = web.join("package-lock.json");
     if !is_newer(
         &web.join("node_modules/.package-lock.json"),
-        &[lock.clone()],
+        std::slice::from_ref(&lock),
     ) {
         npm(&web, &["ci", "--no-audit", "--no-fund"])?;
     }
