@@ -8,7 +8,10 @@ use std::{
 
 use e2e::{BrokenCollector, Failure, Service, Suite, SuiteOptions};
 
-use crate::support::{APPROVED_CARD, checkout, post_checkout};
+use crate::{
+    storefront,
+    support::{APPROVED_CARD, checkout, post_checkout},
+};
 
 /// Enough checkouts for the small queue of the hung test to overflow.
 const CHECKOUTS: usize = 20;
@@ -44,8 +47,44 @@ async fn checkouts_succeed_with_a_broken_collector(failure: Failure) -> anyhow::
         slowest < Duration::from_secs(2),
         "{failure:?}: a checkout took {slowest:?}"
     );
+    browser_spans_get_503_and_checkouts_go_on(&suite, failure).await?;
     drop(collector);
     Ok(suite)
+}
+
+/// The storefront's spans cannot be forwarded: the browser is told 503 and
+/// to come back later, in at most the forward's 2 s, while a checkout sent
+/// at the same time is as quick as ever.
+async fn browser_spans_get_503_and_checkouts_go_on(
+    suite: &Suite,
+    failure: Failure,
+) -> anyhow::Result<()> {
+    let url = format!("{}/otlp/v1/traces", suite.url(Service::Gateway));
+    let started = Instant::now();
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let request = e2e::http_client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(storefront::export("storefront", "e2e during an outage").to_string());
+        posts.spawn(request.send());
+    }
+    let alongside = Instant::now();
+    let reply = post_checkout(suite, &checkout("cus_1001", "sku_mouse", 1, APPROVED_CARD)).await?;
+    let took = alongside.elapsed();
+    assert_eq!(reply.status, 201, "{failure:?}: {:#}", reply.body);
+    assert!(
+        took < Duration::from_secs(2),
+        "{failure:?}: a checkout took {took:?}"
+    );
+    while let Some(answer) = posts.join_next().await {
+        let answer = answer??;
+        assert_eq!(answer.status(), 503, "{failure:?}");
+        assert!(answer.headers().contains_key("retry-after"), "{failure:?}");
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "{failure:?}: {elapsed:?}");
+    Ok(())
 }
 
 /// The SDK's own warning lines a service wrote on stdout.
@@ -108,6 +147,8 @@ pub async fn hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded(
         elapsed < Duration::from_secs(10),
         "{CHECKOUTS} checkouts took {elapsed:?}"
     );
+
+    browser_spans_get_503_and_checkouts_go_on(&suite, Failure::Hanging).await?;
 
     // The queue is full: spans are dropped, not buffered without end, and
     // the SDK says so once.
