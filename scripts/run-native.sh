@@ -17,6 +17,10 @@ flag=(); [ "$profile" = release ] && flag=(--release)
 # for, so building only these six would pick another feature set and
 # compile the dependency tree again.
 cargo build "${flag[@]}" --workspace --bins
+# The storefront the gateway serves at / (web/dist, its default STOREFRONT_DIR).
+if [ ! -f web/dist/index.html ]; then
+  (cd web && npm ci --no-audit --no-fund && npm run build)
+fi
 
 : "${PGHOST:=localhost}"
 export DATABASE_HOST_URL=${DATABASE_HOST_URL:-postgres://postgres:postgres@${PGHOST}:5432}
@@ -43,6 +47,6 @@ for _ in $(seq 1 50); do
   curl -fsS http://localhost:8080/readyz >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "gateway: http://localhost:8080 ($(curl -s http://localhost:8080/readyz || echo 'not ready'))"
+echo "gateway: http://localhost:8080 ($(curl -s http://localhost:8080/readyz || echo 'not ready')); open it and click Buy"
 echo 'try: curl -si localhost:8080/checkout -H content-type:application/json -d '"'"'{"customer_id":"cus_1001","items":[{"sku":"sku_keyboard","quantity":1}],"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}'"'"
 wait
