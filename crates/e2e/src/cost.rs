@@ -133,6 +133,8 @@ pub struct Measurement {
     pub cpu_per_checkout: Vec<Duration>,
     /// What reached the receiver (zero unless spans are exported).
     pub spans_received: usize,
+    /// Their export requests' size as OTLP protobuf, for `docs/scaling.md`.
+    pub span_bytes_received: usize,
     /// Metric data points that reached the receiver.
     pub metric_points_received: usize,
 }
@@ -228,6 +230,7 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         peak_rss_mib,
         cpu_per_checkout,
         spans_received: suite.receiver().span_count(),
+        span_bytes_received: suite.receiver().span_bytes(),
         metric_points_received: suite.receiver().metric_point_count(),
     })
 }
@@ -286,8 +289,20 @@ fn mean(runs: &[Measurement]) -> Measurement {
             })
             .collect(),
         spans_received: runs.iter().map(|run| run.spans_received).sum(),
+        span_bytes_received: runs.iter().map(|run| run.span_bytes_received).sum(),
         metric_points_received: runs.iter().map(|run| run.metric_points_received).sum(),
     }
+}
+
+/// The mean size of an exported span, its share of the export request
+/// (resource and scope included); "-" when nothing was exported.
+fn bytes_per_span(result: &Measurement) -> String {
+    if result.spans_received == 0 {
+        return "-".to_owned();
+    }
+    #[expect(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
+    let mean = result.span_bytes_received as f64 / result.spans_received as f64;
+    format!("{mean:.0}")
 }
 
 /// The results as one Markdown table, then the ratios to (a).
@@ -298,14 +313,14 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
         out,
         "| configuration | checkouts/s at saturation ({} callers) | p50 ms at {}/s | p99 ms at {}/s \
          | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | not 201 | spans received \
-         | metric points received |",
+         | OTLP bytes per span | metric points received |",
         phases.workers,
         phases.rate,
         phases.rate,
         names.join(" / "),
         names.join(" / "),
     );
-    let _ = writeln!(out, "|{}", " --- |".repeat(11));
+    let _ = writeln!(out, "|{}", " --- |".repeat(12));
     for result in results {
         let rss: Vec<String> = result
             .peak_rss_mib
@@ -319,7 +334,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
             result.telemetry.label(),
             result.saturation_rate,
             millis(result.p50),
@@ -330,6 +345,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             result.cpu_per_checkout.iter().sum::<Duration>().as_micros(),
             result.failed,
             result.spans_received,
+            bytes_per_span(result),
             result.metric_points_received,
         );
     }

@@ -69,6 +69,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 struct Store {
     discard: bool,
     span_count: usize,
+    /// The spans' export requests as protobuf, summed, kept or not.
+    span_bytes: usize,
     spans: Vec<Span>,
     logs: Vec<LogRecord>,
     metrics: Vec<MetricPoint>,
@@ -81,6 +83,7 @@ impl Store {
     /// Counts the spans, and keeps them unless discarding: flattening is
     /// most of a receiver's work, which a benchmark must not compete with.
     fn keep_spans(&mut self, resource_spans: Vec<ResourceSpans>, raw: Bytes) {
+        self.span_bytes += raw.len();
         if self.discard {
             self.span_count += resource_spans
                 .iter()
@@ -240,6 +243,12 @@ impl OtlpReceiver {
     /// How many spans arrived, kept or not.
     pub fn span_count(&self) -> usize {
         lock(&self.store).span_count
+    }
+
+    /// The size of every span export received, as OTLP protobuf
+    /// (uncompressed): what a collector or back end ingests.
+    pub fn span_bytes(&self) -> usize {
+        lock(&self.store).span_bytes
     }
 
     pub fn spans(&self) -> Vec<Span> {
