@@ -9,14 +9,27 @@
 //!
 //! # Layout
 //!
-//! - [`Repo`]: the files, parsed, by their path in the repository.
+//! - [`Repo`]: the files, parsed, by their path in the repository, and the
+//!   Kubernetes manifests as `kubectl kustomize` renders them.
 //! - [`YamlExt`]: short paths into parsed YAML (`doc.at("services.gateway")`).
+//! - [`RUST_SERVICES`]: the contract's services and their ports.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 pub use serde_json::Value as Json;
 pub use serde_yaml_ng::Value as Yaml;
+
+/// The contract's services (`/work/shared/CONTRACT.md`, "Services"): name,
+/// default port, and whether it owns a database.
+pub const RUST_SERVICES: [(&str, u16, bool); 6] = [
+    ("gateway", 8080, false),
+    ("users", 8081, true),
+    ("orders", 8082, true),
+    ("payments", 8083, true),
+    ("notifications", 8084, true),
+    ("card-processor", 8085, false),
+];
 
 /// The repository root, found from this crate's manifest.
 pub struct Repo {
@@ -51,6 +64,35 @@ impl Repo {
         let mut compose = self.yaml("docker-compose.yml")?;
         compose.apply_merge().context("applying merge keys")?;
         Ok(compose)
+    }
+
+    /// The documents `kubectl kustomize` renders from the kustomization at
+    /// `relative`, with the load restrictor off, as
+    /// `deploy/kubernetes/README.md` renders them (the configuration files
+    /// are read from outside the kustomization's folder).
+    pub fn kustomize(&self, relative: &str) -> anyhow::Result<Vec<Yaml>> {
+        let output = std::process::Command::new("kubectl")
+            .args(["kustomize", "--load-restrictor", "LoadRestrictionsNone"])
+            .arg(self.path(relative))
+            .output()
+            .context("running kubectl, which renders the manifests (.ci/run installs it)")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "kubectl kustomize {relative}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).context("kubectl's output")?;
+        // kubectl separates documents with a `---` line; the file contents it
+        // embeds are indented block scalars, so none of their lines is one.
+        let mut documents = Vec::new();
+        for document in text.split("\n---\n") {
+            let parsed: Yaml = serde_yaml_ng::from_str(document)
+                .with_context(|| format!("parsing what kubectl rendered from {relative}"))?;
+            if !parsed.is_null() {
+                documents.push(parsed);
+            }
+        }
+        Ok(documents)
     }
 
     pub fn json(&self, relative: &str) -> anyhow::Result<Json> {

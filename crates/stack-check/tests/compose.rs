@@ -6,18 +6,7 @@
     reason = "a failed check is a panic with the reason in its message"
 )]
 
-use stack_check::{Repo, Yaml, YamlExt};
-
-/// The contract's services, their default ports, and whether they own a
-/// database.
-const RUST_SERVICES: [(&str, u16, bool); 6] = [
-    ("gateway", 8080, false),
-    ("users", 8081, true),
-    ("orders", 8082, true),
-    ("payments", 8083, true),
-    ("notifications", 8084, true),
-    ("card-processor", 8085, false),
-];
+use stack_check::{RUST_SERVICES, Repo, Yaml, YamlExt};
 
 /// Binaries the stack runs that are not services of the contract: they
 /// listen on nothing.
