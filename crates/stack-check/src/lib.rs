@@ -13,6 +13,9 @@
 //!   Kubernetes manifests as `kubectl kustomize` renders them.
 //! - [`YamlExt`]: short paths into parsed YAML (`doc.at("services.gateway")`).
 //! - [`RUST_SERVICES`]: the contract's services and their ports.
+//! - [`collector`]: Collector configurations' components and pipelines.
+
+pub mod collector;
 
 use std::path::{Path, PathBuf};
 
@@ -58,11 +61,25 @@ impl Repo {
             .with_context(|| format!("parsing {relative}"))
     }
 
-    /// `docker-compose.yml` with its `<<:` merge keys applied, as Compose
-    /// reads it.
+    /// `docker-compose.yml` with its `<<:` merge keys applied and its
+    /// variables interpolated with none set, as `docker compose up` reads
+    /// it in a shell that sets none: the default stack.
     pub fn compose(&self) -> anyhow::Result<Yaml> {
+        self.compose_with(&[])
+    }
+
+    /// `docker-compose.yml` as Compose reads it with `variables` set in the
+    /// environment (`OTEL_COLLECTOR_HOST=otel-agent docker compose ...`).
+    pub fn compose_with(&self, variables: &[(&str, &str)]) -> anyhow::Result<Yaml> {
         let mut compose = self.yaml("docker-compose.yml")?;
         compose.apply_merge().context("applying merge keys")?;
+        let lookup = |name: &str| {
+            variables
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        interpolate_values(&mut compose, &lookup).context("interpolating docker-compose.yml")?;
         Ok(compose)
     }
 
@@ -118,6 +135,107 @@ impl Repo {
         files.sort();
         Ok(files)
     }
+}
+
+/// Interpolates every string value (not key) below `value`, as Compose
+/// does: see [`interpolate`].
+fn interpolate_values(
+    value: &mut Yaml,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    match value {
+        Yaml::String(text) => *text = interpolate(text, lookup)?,
+        Yaml::Sequence(items) => {
+            for item in items {
+                interpolate_values(item, lookup)?;
+            }
+        }
+        Yaml::Mapping(mapping) => {
+            for (_, item) in mapping.iter_mut() {
+                interpolate_values(item, lookup)?;
+            }
+        }
+        Yaml::Tagged(tagged) => interpolate_values(&mut tagged.value, lookup)?,
+        Yaml::Null | Yaml::Bool(_) | Yaml::Number(_) => {}
+    }
+    Ok(())
+}
+
+/// `text` with Compose's variable syntax resolved by `lookup`: `$$` is a
+/// literal `$`; `${NAME}` and `$NAME` the value, or empty when unset;
+/// `${NAME:-default}` the default when unset or empty, `${NAME-default}`
+/// only when unset; `${NAME:?message}` and `${NAME?message}` an error when
+/// unset (or empty, with the colon), as `docker compose` refuses to start.
+/// (Compose's own reference: "Interpolation" in the Compose file
+/// specification.)
+///
+/// # Errors
+///
+/// A `${` without its `}`, or a required variable that is not set.
+pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(braced) = after.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .with_context(|| format!("unclosed ${{ in {text:?}"))?;
+            out.push_str(&expand(&braced[..end], lookup)?);
+            rest = &braced[end + 1..];
+        } else {
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if name_len == 0 {
+                out.push('$');
+            } else {
+                out.push_str(&lookup(&after[..name_len]).unwrap_or_default());
+            }
+            rest = &after[name_len..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The value of one `${...}` expression (without the braces).
+fn expand(expression: &str, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<String> {
+    let name_len = expression
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(expression.len());
+    let (name, modifier) = expression.split_at(name_len);
+    let value = lookup(name);
+    let set_and_not_empty = value.as_deref().is_some_and(|value| !value.is_empty());
+    Ok(match modifier {
+        "" => value.unwrap_or_default(),
+        _ if modifier.starts_with(":-") => {
+            if set_and_not_empty {
+                value.unwrap_or_default()
+            } else {
+                modifier[2..].to_owned()
+            }
+        }
+        _ if modifier.starts_with('-') => value.unwrap_or_else(|| modifier[1..].to_owned()),
+        _ if modifier.starts_with(":?") || modifier.starts_with('?') => {
+            let required_empty_too = modifier.starts_with(':');
+            anyhow::ensure!(
+                if required_empty_too {
+                    set_and_not_empty
+                } else {
+                    value.is_some()
+                },
+                "{name} is required: {}",
+                modifier.trim_start_matches(':').trim_start_matches('?')
+            );
+            value.unwrap_or_default()
+        }
+        _ => anyhow::bail!("unsupported interpolation ${{{expression}}}"),
+    })
 }
 
 /// Dotted paths into YAML, for assertions that read like the file.

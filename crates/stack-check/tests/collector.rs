@@ -13,26 +13,14 @@ fn collector() -> Yaml {
     Repo::default().yaml("otel-collector-config.yaml").unwrap()
 }
 
+/// Every component a pipeline names is defined, and every one defined is
+/// used (`stack_check::collector`, shared with `tests/sampling.rs`).
 #[test]
-fn every_pipeline_component_is_defined() {
-    let config = collector();
-    for pipeline in config.keys_at("service.pipelines") {
-        for kind in ["receivers", "processors", "exporters"] {
-            let defined = config.keys_at(kind);
-            for component in config.strings_at(&format!("service.pipelines.{pipeline}.{kind}")) {
-                assert!(
-                    defined.contains(&component),
-                    "{pipeline} uses undefined {kind} {component}"
-                );
-            }
-        }
-    }
-    for extension in config.strings_at("service.extensions") {
-        assert!(
-            config.keys_at("extensions").contains(&extension),
-            "undefined extension {extension}"
-        );
-    }
+fn every_pipeline_component_is_defined_and_used() {
+    assert_eq!(
+        stack_check::collector::pipeline_problems(&collector()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
