@@ -25,8 +25,8 @@ const OVERLAY: &str = "deploy/kubernetes/overlays/kind";
 
 const WORKLOAD_KINDS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
 
-/// The Collector's tiers: the workload, and its configuration file (the
-/// compose stack's single Collector has another, `otel-collector-config.yaml`).
+/// The Collector's tiers: the workload, and its configuration file (compose's
+/// default single Collector has another, `otel-collector-config.yaml`).
 const COLLECTOR_TIERS: [(&str, &str); 2] = [
     ("otel-collector", "deploy/collector/agent.yaml"),
     ("otel-sampler", "deploy/collector/sampler.yaml"),
@@ -35,6 +35,18 @@ const COLLECTOR_TIERS: [(&str, &str); 2] = [
 /// The `health_check` extension's defaults, where a config does not set them.
 const HEALTH_CHECK_PORT: u64 = 13133;
 const HEALTH_CHECK_PATH: &str = "/";
+
+/// The compose service a workload runs as. The agent tier keeps the name
+/// the services export to, `otel-collector`; in compose the same tier is the
+/// `sampling` profile's `otel-agent` (compose's `otel-collector` is the
+/// default, single Collector, which samples nothing).
+fn compose_service(workload: &str) -> &str {
+    if workload == "otel-collector" {
+        "otel-agent"
+    } else {
+        workload
+    }
+}
 
 fn rendered() -> Vec<Yaml> {
     static RENDERED: OnceLock<Vec<Yaml>> = OnceLock::new();
@@ -362,11 +374,12 @@ fn environment_problems(docs: &[Yaml], compose: &Yaml) -> Vec<String> {
             problems.push(format!("no workload {service}"));
         }
     }
-    for service in compose.keys_at("services") {
-        let Some(workload) = workload(docs, &service) else {
+    for workload in workloads(docs) {
+        let service = compose_service(name_of(workload));
+        if compose.at(&format!("services.{service}")).is_none() {
             continue;
-        };
-        let wanted = compose_env(compose, &service);
+        }
+        let wanted = compose_env(compose, service);
         let found = container_env(docs, workload);
         for (variable, value) in &wanted {
             match found.get(variable) {
@@ -569,20 +582,16 @@ fn unpinned_images(docs: &[Yaml]) -> Vec<String> {
     problems
 }
 
-/// What compose runs each workload with: the same image (the sampling tier
-/// is the Collector's image too), the same arguments, the entrypoint kept,
-/// and every file compose mounts found at the same path in the pod with the
-/// same content. The Collector's tiers read their own files.
+/// What compose runs each workload with: the same image, the same
+/// arguments, the entrypoint kept, and every file compose mounts found at
+/// the same path in the pod with the same content (the Collector's tiers as
+/// compose's `sampling` profile runs them).
 fn configuration_problems(docs: &[Yaml], compose: &Yaml) -> Vec<String> {
     let repo = Repo::default();
     let mut problems = Vec::new();
     for workload in workloads(docs) {
         let name = name_of(workload);
-        let service = if name == "otel-sampler" {
-            "otel-collector"
-        } else {
-            name
-        };
+        let service = compose_service(name);
         let Some(image) = compose.str_at(&format!("services.{service}.image")) else {
             problems.push(format!("{name} is not a compose service"));
             continue;
@@ -603,9 +612,6 @@ fn configuration_problems(docs: &[Yaml], compose: &Yaml) -> Vec<String> {
             problems.push(format!(
                 "{name}: args {args:?}, compose passes {wanted_args:?}"
             ));
-        }
-        if service == "otel-collector" {
-            continue;
         }
         for volume in compose.strings_at(&format!("services.{service}.volumes")) {
             let mut parts = volume.split(':');
@@ -631,28 +637,7 @@ fn configuration_problems(docs: &[Yaml], compose: &Yaml) -> Vec<String> {
             }
         }
     }
-    for (tier, file) in COLLECTOR_TIERS {
-        let Some(workload) = workload(docs, tier) else {
-            problems.push(format!("no workload {tier}"));
-            continue;
-        };
-        let path = container_config_path(workload);
-        let wanted = repo.text(file).unwrap();
-        if file_in_pod(docs, workload, &path).as_deref() != Some(wanted.as_str()) {
-            problems.push(format!("{tier}: {path} is not {file}"));
-        }
-    }
     problems
-}
-
-/// Where a Collector container reads its configuration (`--config=`).
-fn container_config_path(workload: &Yaml) -> String {
-    step(workload, "spec.template.spec.containers.0")
-        .map(|container| container.strings_at("args"))
-        .unwrap_or_default()
-        .iter()
-        .find_map(|arg| arg.strip_prefix("--config=").map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The Collector's tiers: the agents behind the Service the services
