@@ -25,7 +25,9 @@ use anyhow::Context;
 use loadgen::{Limit, Load, Mix, Weights};
 use url::Url;
 
-use crate::{BrokenCollector, Failure, ProcessStats, Service, Suite, SuiteOptions};
+use crate::{
+    BrokenCollector, Failure, ProcessStats, Service, Suite, SuiteOptions, process_stats,
+};
 
 /// The services that carry telemetry, in the order the table lists them.
 pub const INSTRUMENTED: [Service; 5] = [
@@ -131,6 +133,16 @@ pub struct Measurement {
     pub peak_rss_mib: Vec<f64>,
     /// Per service of [`INSTRUMENTED`], over the saturation phase.
     pub cpu_per_checkout: Vec<Duration>,
+    /// Every `postgres` process of the local server, over the saturation
+    /// phase (the suite is alone on it during a benchmark).
+    pub postgres_cpu_per_checkout: Duration,
+    /// Transactions in the suite's databases, per checkout sent (every
+    /// phase; migrations and background work included).
+    pub transactions_per_checkout: f64,
+    /// Statements' spans received per checkout sent: the statements the
+    /// suite makes, but for the few it leaves untraced (the relay's and
+    /// the reconciler's scans). Zero unless spans are exported.
+    pub statements_per_checkout: f64,
     /// What reached the receiver (zero unless spans are exported).
     pub spans_received: usize,
     /// Their export requests' size as OTLP protobuf, for `docs/scaling.md`.
@@ -199,19 +211,20 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         .await
     };
 
-    phase(closed, phases.warm_up, &mut mix).await;
+    let warm_up = phase(closed, phases.warm_up, &mut mix).await;
     let before = cpu_times(&suite)?;
+    let postgres_before = process_stats::cpu_of_processes_named("postgres")?;
     let saturation = phase(closed, phases.saturation, &mut mix).await;
     let after = cpu_times(&suite)?;
+    let postgres_after = process_stats::cpu_of_processes_named("postgres")?;
     let open = phase(Load::open(phases.rate), phases.open_loop, &mut mix).await;
 
-    let checkouts = saturation.count(loadgen::Outcome::Status(201)).max(1);
+    let checkouts = u32::try_from(saturation.count(loadgen::Outcome::Status(201)).max(1))
+        .unwrap_or(u32::MAX);
     let cpu_per_checkout = before
         .iter()
         .zip(&after)
-        .map(|(before, after)| {
-            after.saturating_sub(*before) / u32::try_from(checkouts).unwrap_or(u32::MAX)
-        })
+        .map(|(before, after)| after.saturating_sub(*before) / checkouts)
         .collect();
     let peak_rss_mib = INSTRUMENTED
         .iter()
@@ -221,6 +234,19 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         .iter()
         .map(|summary| summary.requests() - summary.count(loadgen::Outcome::Status(201)))
         .sum();
+
+    // Stopped, the services flush their last spans and Postgres counts
+    // their last transactions.
+    tokio::task::block_in_place(|| suite.stop_all());
+    let transactions = tokio::task::block_in_place(|| suite.database_transactions())?;
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let sent = [&warm_up, &saturation, &open]
+        .iter()
+        .map(|summary| summary.requests())
+        .sum::<u64>()
+        .max(1) as f64;
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let statements = suite.receiver().statement_span_count() as f64;
     Ok(Measurement {
         telemetry,
         saturation_rate: saturation.rate(),
@@ -229,6 +255,10 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         p99: open.latency(0.99),
         peak_rss_mib,
         cpu_per_checkout,
+        postgres_cpu_per_checkout: postgres_after.saturating_sub(postgres_before) / checkouts,
+        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        transactions_per_checkout: transactions as f64 / sent,
+        statements_per_checkout: statements / sent,
         spans_received: suite.receiver().span_count(),
         span_bytes_received: suite.receiver().span_bytes(),
         metric_points_received: suite.receiver().metric_point_count(),
@@ -288,6 +318,11 @@ fn mean(runs: &[Measurement]) -> Measurement {
                 Duration::from_secs_f64(mean_of(&|run| run.cpu_per_checkout[service].as_secs_f64()))
             })
             .collect(),
+        postgres_cpu_per_checkout: Duration::from_secs_f64(mean_of(&|run| {
+            run.postgres_cpu_per_checkout.as_secs_f64()
+        })),
+        transactions_per_checkout: mean_of(&|run| run.transactions_per_checkout),
+        statements_per_checkout: mean_of(&|run| run.statements_per_checkout),
         spans_received: runs.iter().map(|run| run.spans_received).sum(),
         span_bytes_received: runs.iter().map(|run| run.span_bytes_received).sum(),
         metric_points_received: runs.iter().map(|run| run.metric_points_received).sum(),
@@ -312,7 +347,8 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
     let _ = writeln!(
         out,
         "| configuration | checkouts/s at saturation ({} callers) | p50 ms at {}/s | p99 ms at {}/s \
-         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | not 201 | spans received \
+         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | Postgres CPU µs per checkout \
+         | Postgres transactions per checkout | statements per checkout (traced) | not 201 | spans received \
          | OTLP bytes per span | metric points received |",
         phases.workers,
         phases.rate,
@@ -320,7 +356,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
         names.join(" / "),
         names.join(" / "),
     );
-    let _ = writeln!(out, "|{}", " --- |".repeat(12));
+    let _ = writeln!(out, "|{}", " --- |".repeat(15));
     for result in results {
         let rss: Vec<String> = result
             .peak_rss_mib
@@ -334,7 +370,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} |",
             result.telemetry.label(),
             result.saturation_rate,
             millis(result.p50),
@@ -343,6 +379,9 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             result.peak_rss_mib.iter().sum::<f64>(),
             cpu.join(" / "),
             result.cpu_per_checkout.iter().sum::<Duration>().as_micros(),
+            result.postgres_cpu_per_checkout.as_micros(),
+            result.transactions_per_checkout,
+            result.statements_per_checkout,
             result.failed,
             result.spans_received,
             bytes_per_span(result),
@@ -353,9 +392,16 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
         .iter()
         .find(|result| result.telemetry == Telemetry::Disabled)
     {
+        let cpu = |result: &Measurement| {
+            result
+                .cpu_per_checkout
+                .iter()
+                .sum::<Duration>()
+                .as_secs_f64()
+        };
         let _ = writeln!(
             out,
-            "\n| ratio to (a) | throughput | p99 |\n| --- | --- | --- |"
+            "\n| ratio to (a) | throughput | p99 | services' CPU per checkout |\n| --- | --- | --- | --- |"
         );
         for result in results
             .iter()
@@ -363,10 +409,11 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
         {
             let _ = writeln!(
                 out,
-                "| {} | {:.2} | {:.2} |",
+                "| {} | {:.2} | {:.2} | {:.2} |",
                 result.telemetry.label(),
                 result.saturation_rate / baseline.saturation_rate,
                 millis(result.p99) / millis(baseline.p99),
+                cpu(result) / cpu(baseline),
             );
         }
     }

@@ -69,6 +69,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 struct Store {
     discard: bool,
     span_count: usize,
+    /// Spans of database statements (those with `db.system.name`).
+    statement_span_count: usize,
     /// The spans' export requests as protobuf, summed, kept or not.
     span_bytes: usize,
     spans: Vec<Span>,
@@ -84,6 +86,14 @@ impl Store {
     /// most of a receiver's work, which a benchmark must not compete with.
     fn keep_spans(&mut self, resource_spans: Vec<ResourceSpans>, raw: Bytes) {
         self.span_bytes += raw.len();
+        self.statement_span_count += resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .flat_map(|scope| &scope.spans)
+            .filter(|span| {
+                (span.attributes.iter()).any(|attribute| attribute.key == "db.system.name")
+            })
+            .count();
         if self.discard {
             self.span_count += resource_spans
                 .iter()
@@ -239,10 +249,14 @@ impl OtlpReceiver {
         format!("http://{}", self.grpc_address)
     }
 
-    /// Every span received so far, in arrival order.
     /// How many spans arrived, kept or not.
     pub fn span_count(&self) -> usize {
         lock(&self.store).span_count
+    }
+
+    /// How many of them were database statements' spans.
+    pub fn statement_span_count(&self) -> usize {
+        lock(&self.store).statement_span_count
     }
 
     /// The size of every span export received, as OTLP protobuf
@@ -251,6 +265,7 @@ impl OtlpReceiver {
         lock(&self.store).span_bytes
     }
 
+    /// Every span received so far, in arrival order.
     pub fn spans(&self) -> Vec<Span> {
         self.store().spans.clone()
     }

@@ -43,6 +43,30 @@ fn kib_field(status: &str, name: &str) -> anyhow::Result<f64> {
         .with_context(|| format!("no {name} in /proc/<pid>/status"))
 }
 
+/// The CPU time of every process whose command name is `name`, summed:
+/// a Postgres server is a process per connection plus its background
+/// writers, all named `postgres`. Processes that exit between two readings
+/// take their time with them, so read around a phase that opens and
+/// closes no connections.
+pub fn cpu_of_processes_named(name: &str) -> anyhow::Result<Duration> {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc").context("reading /proc")? {
+        let path = entry?.path();
+        let is_pid = path
+            .file_name()
+            .and_then(|file| file.to_str())
+            .is_some_and(|file| file.bytes().all(|byte| byte.is_ascii_digit()));
+        // A process may exit between listing and reading: it is skipped.
+        if !is_pid || std::fs::read_to_string(path.join("comm")).ok().as_deref().map(str::trim) != Some(name) {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(path.join("stat")) {
+            total += cpu_time(&stat)?;
+        }
+    }
+    Ok(total)
+}
+
 /// `utime` + `stime`, the 14th and 15th fields of `/proc/<pid>/stat`. The
 /// second field (the command name) may hold spaces and parentheses, so the
 /// count starts after its closing parenthesis, with the 3rd field.

@@ -29,6 +29,17 @@ async fn every_configuration_produces_numbers() -> anyhow::Result<()> {
                 .is_zero(),
             "{label}: no CPU time"
         );
+        assert!(
+            result.transactions_per_checkout >= 1.0,
+            "{label}: {} transactions per checkout",
+            result.transactions_per_checkout
+        );
+        assert_eq!(
+            result.statements_per_checkout > 0.0,
+            result.telemetry.exports(),
+            "{label}: {} statements per checkout",
+            result.statements_per_checkout
+        );
         assert_eq!(
             result.spans_received > 0,
             result.telemetry.exports(),

@@ -28,14 +28,7 @@ pub(super) fn run_id() -> String {
 
 /// The test databases of processes that are gone.
 pub(super) fn stale_databases() -> anyhow::Result<Vec<String>> {
-    let output = Command::new("psql")
-        .arg(format!("{POSTGRES}/postgres"))
-        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c"])
-        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'e2e\\_%'")
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql")?;
-    let names = String::from_utf8_lossy(&output.stdout);
+    let names = query("SELECT datname FROM pg_database WHERE datname LIKE 'e2e\\_%'")?;
     let is_gone = |pid: &str| !Path::new("/proc").join(pid).exists();
     Ok(names
         .lines()
@@ -72,4 +65,49 @@ pub(super) fn drop_databases<'a>(
         String::from_utf8_lossy(&output.stderr).trim()
     );
     Ok(())
+}
+
+/// Transactions committed or rolled back in the databases `names`, as
+/// Postgres counts them (`pg_stat_database`). A backend reports its counts
+/// when it goes idle (at most once a second) and when it exits, so read
+/// after the clients have disconnected ([`connected`]).
+pub(super) fn transactions<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Result<u64> {
+    query(&format!(
+        "SELECT coalesce(sum(xact_commit + xact_rollback), 0) FROM pg_stat_database \
+         WHERE datname IN ({})",
+        quoted(names)
+    ))?
+    .parse()
+    .context("reading pg_stat_database")
+}
+
+/// Whether any client is still connected to one of the databases `names`.
+pub(super) fn connected<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Result<bool> {
+    Ok(query(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname IN ({})",
+        quoted(names)
+    ))? != "0")
+}
+
+/// `'a', 'b'`: the suite's names need no escaping (`e2e_<pid>_<n>_<service>`).
+fn quoted<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    let quoted: Vec<String> = names.into_iter().map(|name| format!("'{name}'")).collect();
+    quoted.join(", ")
+}
+
+/// One value from a query on the server's `postgres` database.
+fn query(sql: &str) -> anyhow::Result<String> {
+    let output = Command::new("psql")
+        .arg(format!("{POSTGRES}/postgres"))
+        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql")?;
+    ensure!(
+        output.status.success(),
+        "psql failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }

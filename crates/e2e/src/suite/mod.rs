@@ -190,6 +190,35 @@ impl Suite {
         }
     }
 
+    /// Stops every service and waits for each to exit (10 s at most;
+    /// blocking): SIGTERM to callers first, so no service logs errors about
+    /// a callee that went away before it did; then all shut down at once
+    /// (with a hung collector each takes its whole flush deadline).
+    pub fn stop_all(&self) {
+        for process in self.processes.iter().rev() {
+            if let Err(error) = process.terminate() {
+                eprintln!("e2e: stopping {}: {error:#}", process.service);
+            }
+        }
+        let deadline = Instant::now() + DROP_TIMEOUT;
+        for process in self.processes.iter().rev() {
+            if let Err(error) = process.wait_until(deadline) {
+                eprintln!("e2e: stopping {}: {error:#}", process.service);
+            }
+        }
+    }
+
+    /// The transactions Postgres counted in the suite's databases. Call it
+    /// after [`stop_all`](Self::stop_all): a connected backend reports its
+    /// counts late.
+    pub fn database_transactions(&self) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + DROP_TIMEOUT;
+        while databases::connected(self.databases.values())? && Instant::now() < deadline {
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        databases::transactions(self.databases.values())
+    }
+
     fn command(&self, service: Service, binary: &Path, options: &SuiteOptions) -> Command {
         let mut command = Command::new(binary);
         // A developer's shell must not point a test at their collector or
@@ -341,20 +370,7 @@ impl Suite {
 
 impl Drop for Suite {
     fn drop(&mut self) {
-        // SIGTERM to callers first, so no service logs errors about a
-        // callee that went away before it did; then all shut down at once
-        // (with a hung collector each takes its whole flush deadline).
-        for process in self.processes.iter().rev() {
-            if let Err(error) = process.terminate() {
-                eprintln!("e2e: stopping {}: {error:#}", process.service);
-            }
-        }
-        let deadline = Instant::now() + DROP_TIMEOUT;
-        for process in self.processes.iter().rev() {
-            if let Err(error) = process.wait_until(deadline) {
-                eprintln!("e2e: stopping {}: {error:#}", process.service);
-            }
-        }
+        self.stop_all();
         if let Err(error) = drop_databases(self.databases.values()) {
             eprintln!("e2e: dropping the test databases: {error:#}");
         }
