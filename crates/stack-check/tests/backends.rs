@@ -191,7 +191,7 @@ fn traces_logs_and_metrics_are_kept_equally_long() {
         (metrics, metrics),
         "Tempo, Loki, Prometheus"
     );
-    // Prometheus 3.13 deprecates the flag for the config key.
+    // Prometheus deprecates the flag for the config key (since 3.8).
     let compose = repo.compose().unwrap();
     assert!(
         !compose
