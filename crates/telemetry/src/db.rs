@@ -3,7 +3,10 @@
 //! sqlx emits no spans of its own, so every query goes through this module:
 //! a [`Statement`] names its operation and collection next to its SQL, and
 //! running it opens a span named `{db.operation.name} {db.collection.name}`
-//! with the database semantic conventions' attributes.
+//! with the database semantic conventions' attributes. A statement that does
+//! several things at once (a `WITH` that updates one table and inserts into
+//! another, to save round trips) also says so in a summary
+//! ([`Statement::summarized`]), which names its span instead.
 //!
 //! ```ignore
 //! const FIND_USER: Statement = Statement::new(
@@ -49,6 +52,7 @@ pub struct Statement {
     operation: &'static str,
     collection: &'static str,
     sql: &'static str,
+    summary: Option<&'static str>,
 }
 
 impl Statement {
@@ -61,6 +65,20 @@ impl Statement {
             operation,
             collection,
             sql,
+            summary: None,
+        }
+    }
+
+    /// The same statement, with `db.query.summary`: every operation and the
+    /// table it works on, in the order the SQL has them (`SELECT products
+    /// UPDATE products INSERT orders`). The conventions name the span after
+    /// the summary when there is one; `operation` and `collection` stay
+    /// what the statement is for, which the duration metric is keyed on.
+    #[must_use]
+    pub const fn summarized(self, summary: &'static str) -> Self {
+        Self {
+            summary: Some(summary),
+            ..self
         }
     }
 
@@ -99,9 +117,13 @@ impl Statement {
         if UNTRACED.try_with(|()| ()).is_ok() {
             return Span::none();
         }
+        let name = match self.summary {
+            Some(summary) => summary.to_owned(),
+            None => format!("{} {}", self.operation, self.collection),
+        };
         tracing::info_span!(
             "db.query",
-            otel.name = format!("{} {}", self.operation, self.collection),
+            otel.name = name,
             otel.kind = "client",
             otel.status_code = Empty,
             otel.status_description = Empty,
@@ -110,6 +132,7 @@ impl Statement {
             { semconv::DB_OPERATION_NAME } = self.operation,
             { semconv::DB_COLLECTION_NAME } = self.collection,
             { semconv::DB_QUERY_TEXT } = self.sql,
+            { semconv::DB_QUERY_SUMMARY } = self.summary,
             { semconv::SERVER_ADDRESS } = peer.address.as_str(),
             { semconv::SERVER_PORT } = i64::from(peer.port),
             { semconv::DB_RESPONSE_STATUS_CODE } = Empty,
