@@ -1,12 +1,12 @@
-//! The `orders.confirmed` event: written to the outbox inside the
-//! transaction that confirms the order, under its `create` span.
+//! The `orders.confirmed` event: written to the outbox by the statement
+//! that confirms the order, under the event's `create` span.
 
 use serde::Serialize;
 use telemetry::messaging::{self, StoredContext};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tracing::Instrument;
+use tracing::Span;
 
-use crate::{db, domain::OrderId};
+use crate::{db::outbox::OutboxEvent, domain::OrderId};
 
 pub const ORDER_CONFIRMED: &str = "orders.confirmed";
 
@@ -21,30 +21,32 @@ struct OrderConfirmed<'a> {
     occurred_at: String,
 }
 
-/// Records that `order` was confirmed, for the relay to publish.
-pub async fn record_order_confirmed(
-    tx: &mut telemetry::db::Transaction,
+/// The `orders.confirmed` event of an order, and its `create` span: the
+/// creation context, which the relay sends under later and the consumer
+/// processes under, so all of it is one trace. The caller writes the event
+/// inside the span, in the statement that confirms the order.
+pub fn order_confirmed(
     order_id: &OrderId,
     customer_id: &str,
     total_cents: i64,
     currency: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(OutboxEvent, Span)> {
     let event_id = platform::id::new("evt");
-    let event = OrderConfirmed {
+    let payload = serde_json::to_string(&OrderConfirmed {
         event_id: &event_id,
         order_id: order_id.as_str(),
         customer_id,
         total_cents,
         currency,
         occurred_at: OffsetDateTime::now_utc().format(&Rfc3339)?,
-    };
-    let payload = serde_json::to_string(&event)?;
-    // The creation context is this span's: the relay sends under it later,
-    // and the consumer processes under it, so all of it is one trace.
+    })?;
     let span = messaging::create_span(ORDER_CONFIRMED, &event_id);
     let creation = StoredContext::of(&span);
-    db::outbox::insert(tx, &event_id, ORDER_CONFIRMED, payload, creation)
-        .instrument(span)
-        .await?;
-    Ok(())
+    let event = OutboxEvent {
+        event_id,
+        subject: ORDER_CONFIRMED,
+        payload,
+        creation,
+    };
+    Ok((event, span))
 }

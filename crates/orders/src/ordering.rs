@@ -8,7 +8,7 @@ use tracing::{Instrument, Span, field::Empty};
 use crate::{
     AppState,
     clients::CardDetails,
-    db::{self, orders::PricedLine},
+    db,
     domain::{NewOrder, OrderId},
     error::ApiError,
     events,
@@ -117,55 +117,47 @@ async fn charge_unknown(db: &Database, id: OrderId, error: CallError) -> anyhow:
     })
 }
 
-/// Locks the products, checks them, takes the stock and records the order
-/// with its lines, in one transaction. Returns the total, the currency and
-/// each line's unit price.
+/// Places the order in one statement: the products checked and locked,
+/// the stock taken, the order and its lines recorded, or nothing at all.
+/// Returns the total, the currency and each line's unit price; or, when
+/// the order could not be placed, what was wrong with its first bad line.
 async fn reserve(
     db: &Database,
     id: &OrderId,
     order: &NewOrder,
 ) -> Result<(i64, String, Vec<i64>), ApiError> {
-    let mut tx = db.begin().await.context("starting the order transaction")?;
-    let products = db::products::lock(&mut tx, &order.skus())
+    let products = db::orders::place(db, id, &order.customer_id, &order.lines)
         .await
-        .context("locking the products")?;
-
+        .context("placing the order")?;
     let mut total_cents = 0_i64;
+    let mut unit_prices = Vec::with_capacity(order.lines.len());
     let mut currency = None;
-    let mut priced = Vec::with_capacity(order.lines.len());
     for line in &order.lines {
         let product = products
             .iter()
             .find(|product| product.sku == line.sku.as_str())
-            .ok_or_else(|| ApiError::UnknownSku(line.sku.as_str().to_owned()))?;
-        if product.stock < line.quantity.get() {
+            .context("a line missing from the placed order")?;
+        let (Some(price_cents), Some(stock), Some(product_currency)) =
+            (product.price_cents, product.stock, &product.currency)
+        else {
+            return Err(ApiError::UnknownSku(product.sku.clone()));
+        };
+        if stock < line.quantity.get() {
             return Err(ApiError::NotEnoughStock(product.sku.clone()));
         }
-        if currency.get_or_insert(product.currency.as_str()) != &product.currency {
+        if currency.get_or_insert(product_currency) != &product_currency {
             return Err(anyhow::anyhow!(
                 "products of one order are priced in different currencies"
             )
             .into());
         }
-        total_cents += product.price_cents * i64::from(line.quantity.get());
-        priced.push(PricedLine {
-            line,
-            unit_price_cents: product.price_cents,
-        });
+        total_cents += price_cents * i64::from(line.quantity.get());
+        unit_prices.push(price_cents);
     }
-    let currency = currency.unwrap_or_default().to_owned();
-
-    db::products::reserve(&mut tx, &order.lines)
-        .await
-        .context("reserving stock")?;
-    db::orders::insert(&mut tx, id, &order.customer_id, total_cents, &currency)
-        .await
-        .context("recording the order")?;
-    db::orders::insert_items(&mut tx, id, &priced)
-        .await
-        .context("recording the order's items")?;
-    tx.commit().await.context("committing the order")?;
-    let unit_prices = priced.iter().map(|line| line.unit_price_cents).collect();
+    if !products.iter().all(|product| product.placed) {
+        return Err(anyhow::anyhow!("the order was not placed, yet every line checks out").into());
+    }
+    let currency = currency.cloned().unwrap_or_default();
     Ok((total_cents, currency, unit_prices))
 }
 
@@ -181,7 +173,7 @@ fn nothing_charged(error: &CallError) -> bool {
     }
 }
 
-/// Confirms the order and records its event, in one transaction: the
+/// Confirms the order and records its event, in one statement: the
 /// event exists if and only if the order is confirmed, and only once
 /// however many times this runs.
 pub async fn confirm(
@@ -193,17 +185,18 @@ pub async fn confirm(
     currency: &str,
     payment_id: &str,
 ) -> anyhow::Result<()> {
-    let mut tx = db.begin().await.context("starting the confirmation")?;
-    if db::orders::confirm(&mut tx, id, payment_id)
+    let (event, create) = events::order_confirmed(id, customer_id, total_cents, currency)?;
+    // The statement runs in the event's `create` span: writing the outbox
+    // row is what creates the message. Should another caller have
+    // confirmed the order first, the span records a message that was not
+    // written; the reconciler's race with a checkout is that rare.
+    let confirmed = db::orders::confirm(db, id, payment_id, event)
+        .instrument(create)
         .await
-        .context("confirming the order")?
-    {
-        events::record_order_confirmed(&mut tx, id, customer_id, total_cents, currency)
-            .await
-            .context("recording the order's event")?;
+        .context("confirming the order")?;
+    if confirmed {
+        relay.wake();
     }
-    tx.commit().await.context("committing the confirmation")?;
-    relay.wake();
     let span = Span::current();
     span.record("order.status", "confirmed");
     tracing::info!(name: "order.confirmed", { payment.id = payment_id }, "order confirmed");
@@ -213,19 +206,9 @@ pub async fn confirm(
 /// Marks the order `payment_failed` and gives its stock back, once however
 /// many times this runs.
 pub async fn fail(db: &Database, id: &OrderId) -> anyhow::Result<()> {
-    let mut tx = db
-        .begin()
+    db::orders::fail_payment(db, id)
         .await
-        .context("starting the release transaction")?;
-    if db::orders::fail_payment(&mut tx, id)
-        .await
-        .context("marking the payment failed")?
-    {
-        db::products::release(&mut tx, id)
-            .await
-            .context("giving the stock back")?;
-    }
-    tx.commit().await.context("committing the release")?;
+        .context("marking the payment failed and giving the stock back")?;
     Span::current().record("order.status", "payment_failed");
     tracing::info!(name: "order.payment_failed", "order payment failed");
     Ok(())

@@ -94,15 +94,19 @@ async fn publish_unsent(
             .context("creating the ORDERS stream")?;
         *stream_exists = true;
     }
-    while publish_batch(db, jetstream, destination).await? > 0 {}
+    while publish_batch(db, jetstream, destination).await? {}
     Ok(())
 }
 
+/// Publishes the oldest unsent events; returns whether more may be
+/// waiting. A short batch was the last: asking again would cost a
+/// transaction to find nothing, and a row committed since has woken the
+/// relay for another round.
 async fn publish_batch(
     db: &Database,
     jetstream: &jetstream::Context,
     destination: &Destination,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
     // The scan for unsent rows is not traced. A relay pass is no request of
     // anybody's: as a trace of its own it would stand beside every checkout
@@ -116,7 +120,7 @@ async fn publish_batch(
         publish(jetstream, destination, row, &mut tx).await?;
     }
     tx.commit().await?;
-    Ok(rows.len())
+    Ok(i64::try_from(rows.len()) == Ok(BATCH))
 }
 
 /// One event: `send` span under its creation context, publish with the

@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 use e2e::{Service, Span, Suite, SuiteOptions, TraceTree};
 
 use crate::support::{
-    APPROVED_CARD, CONFIRMED_CHECKOUT_SPANS, checkout, one, post_checkout_with, settled_trace,
-    trace_with,
+    APPROVED_CARD, CONFIRM_ORDER, CONFIRMED_CHECKOUT_SPANS, PLACE_ORDER, checkout, one,
+    post_checkout_with, settled_trace, trace_with,
 };
 
 fn body() -> serde_json::Value {
@@ -123,15 +123,15 @@ pub async fn fault_db_error_fails_the_services_first_statement(
     reply.assert_problem(503, "database-unavailable");
     let spans = settled_trace(&suite, &reply.trace_id).await;
     let tree = TraceTree::new(&spans);
-    let statement = one(&tree, Service::Orders, "SELECT products");
+    let statement = one(&tree, Service::Orders, PLACE_ORDER);
     assert_failed_here(&tree, statement, "io");
     assert_eq!(
         one(&tree, Service::Orders, "POST /orders").int_attr("http.response.status_code"),
         Some(503)
     );
     assert!(
-        tree.find(Service::Orders.name(), "INSERT orders").is_none(),
-        "nothing was stored:\n{}",
+        tree.find(Service::Orders.name(), CONFIRM_ORDER).is_none(),
+        "nothing after the failed statement:\n{}",
         tree.render()
     );
     // Another service's statements are untouched.

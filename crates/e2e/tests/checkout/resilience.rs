@@ -10,8 +10,8 @@ use anyhow::Context;
 use e2e::{Service, Span, Suite, SuiteOptions, TcpProxy, TraceTree};
 
 use crate::support::{
-    APPROVED_CARD, DECLINED_CARD, Reply, checkout, database, get, one, post_checkout,
-    post_checkout_with, product_with_stock, settled_trace, stock,
+    APPROVED_CARD, CONFIRM_ORDER, DECLINED_CARD, Reply, checkout, database, get, one,
+    post_checkout, post_checkout_with, product_with_stock, settled_trace, stock,
 };
 
 /// How long a test waits for the reconciler (a pass every 300 ms in the
@@ -192,7 +192,7 @@ pub async fn a_charge_whose_answer_was_lost_is_settled_by_the_reconciler(
         "asked with the payment id, the charge's idempotency key:\n{}",
         tree.render()
     );
-    one(&tree, Service::Orders, "UPDATE orders");
+    one(&tree, Service::Orders, CONFIRM_ORDER);
     one(&tree, Service::Orders, "create orders.confirmed");
     Ok(())
 }

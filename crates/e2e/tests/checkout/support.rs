@@ -13,9 +13,16 @@ pub const APPROVED_CARD: &str = "4242424242424242";
 pub const DECLINED_CARD: &str = "4000000000000002";
 /// Long enough for a batch of a slow debug build to reach the receiver.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Spans in the trace of a confirmed checkout: 21 for the HTTP hops and
-/// their queries (see `trace.rs`), 7 for its event (see `events.rs`).
-pub const CONFIRMED_CHECKOUT_SPANS: usize = 28;
+/// Spans in the trace of a confirmed checkout: 17 for the HTTP hops and
+/// their statements (see `trace.rs`), 6 for its event and its confirmation
+/// (see `events.rs`).
+pub const CONFIRMED_CHECKOUT_SPANS: usize = 23;
+
+/// Orders' and users' statements that do several things in one round
+/// trip, named after their `db.query.summary`.
+pub const PLACE_ORDER: &str = "SELECT products UPDATE products INSERT orders INSERT order_items";
+pub const CONFIRM_ORDER: &str = "UPDATE orders INSERT outbox";
+pub const COUNT_EVENT: &str = "INSERT processed_events UPDATE users";
 
 /// A checkout body with one line and a card that expires in 2030.
 pub fn checkout(customer_id: &str, sku: &str, quantity: i64, card_number: &str) -> Value {

@@ -1,4 +1,3 @@
 pub mod idempotency;
 pub mod orders;
 pub mod outbox;
-pub mod products;

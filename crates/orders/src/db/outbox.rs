@@ -24,31 +24,13 @@ impl OutboxRow {
     }
 }
 
-const INSERT: Statement = Statement::new(
-    "INSERT",
-    "outbox",
-    "INSERT INTO outbox (event_id, subject, payload, traceparent, tracestate, baggage) \
-     VALUES ($1, $2, $3, $4, $5, $6)",
-);
-
-pub async fn insert(
-    tx: &mut Transaction,
-    event_id: &str,
-    subject: &str,
-    payload: String,
-    creation: StoredContext,
-) -> sqlx::Result<()> {
-    INSERT
-        .query()
-        .bind(event_id.to_owned())
-        .bind(subject.to_owned())
-        .bind(payload)
-        .bind(creation.traceparent)
-        .bind(creation.tracestate)
-        .bind(creation.baggage)
-        .execute(tx)
-        .await?;
-    Ok(())
+/// An event to write to the outbox, with the W3C context it was created
+/// in; [`super::orders::confirm`] writes it with the change it announces.
+pub struct OutboxEvent {
+    pub event_id: String,
+    pub subject: &'static str,
+    pub payload: String,
+    pub creation: StoredContext,
 }
 
 /// The oldest unsent events, locked until the transaction ends; rows

@@ -1,3 +1,3 @@
 mod order;
 
-pub use order::{NewOrder, OrderError, OrderId, OrderLine, Sku};
+pub use order::{NewOrder, OrderError, OrderId, OrderLine};

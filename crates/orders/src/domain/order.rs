@@ -123,10 +123,6 @@ impl NewOrder {
             lines,
         })
     }
-
-    pub fn skus(&self) -> Vec<Sku> {
-        self.lines.iter().map(|line| line.sku.clone()).collect()
-    }
 }
 
 #[cfg(test)]

@@ -1,43 +1,35 @@
 use telemetry::db::{Database, Statement};
 
-/// Records the event id; no row comes back if it was already recorded.
-const RECORD_EVENT: Statement = Statement::new(
-    "INSERT",
-    "processed_events",
-    "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING",
-);
-
-const ADD_PURCHASE: Statement = Statement::new(
+/// Records the event id and, only if it was not recorded before, adds the
+/// order to its customer's totals: one statement, so once per event id
+/// however often the event is delivered.
+const ADD_CONFIRMED_ORDER: Statement = Statement::new(
     "UPDATE",
     "users",
-    "UPDATE users SET orders_confirmed = orders_confirmed + 1, \
-     lifetime_spend_cents = lifetime_spend_cents + $2 WHERE id = $1",
-);
+    "WITH first_time AS ( \
+         INSERT INTO processed_events (event_id) VALUES ($1) \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id) \
+     UPDATE users SET orders_confirmed = orders_confirmed + 1, \
+         lifetime_spend_cents = lifetime_spend_cents + $3 \
+     FROM first_time WHERE users.id = $2",
+)
+.summarized("INSERT processed_events UPDATE users");
 
 /// Adds a confirmed order to its customer's totals, once per event id.
-/// Returns whether this call applied it (false: already applied).
+/// Returns whether this call applied it (false: already applied, or the
+/// customer is unknown).
 pub async fn add_confirmed_order(
     db: &Database,
     event_id: &str,
     customer_id: &str,
     total_cents: i64,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
-    let first_time = RECORD_EVENT
+    let applied = ADD_CONFIRMED_ORDER
         .query()
         .bind(event_id.to_owned())
-        .execute(&mut tx)
-        .await?
-        .rows_affected()
-        == 1;
-    if first_time {
-        ADD_PURCHASE
-            .query()
-            .bind(customer_id.to_owned())
-            .bind(total_cents)
-            .execute(&mut tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(first_time)
+        .bind(customer_id.to_owned())
+        .bind(total_cents)
+        .execute(db)
+        .await?;
+    Ok(applied.rows_affected() == 1)
 }
