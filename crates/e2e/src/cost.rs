@@ -25,9 +25,7 @@ use anyhow::Context;
 use loadgen::{Limit, Load, Mix, Weights};
 use url::Url;
 
-use crate::{
-    BrokenCollector, Failure, ProcessStats, Service, Suite, SuiteOptions, process_stats,
-};
+use crate::{BrokenCollector, Failure, ProcessStats, Service, Suite, SuiteOptions, process_stats};
 
 /// The services that carry telemetry, in the order the table lists them.
 pub const INSTRUMENTED: [Service; 5] = [
@@ -219,8 +217,8 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
     let postgres_after = process_stats::cpu_of_processes_named("postgres")?;
     let open = phase(Load::open(phases.rate), phases.open_loop, &mut mix).await;
 
-    let checkouts = u32::try_from(saturation.count(loadgen::Outcome::Status(201)).max(1))
-        .unwrap_or(u32::MAX);
+    let checkouts =
+        u32::try_from(saturation.count(loadgen::Outcome::Status(201)).max(1)).unwrap_or(u32::MAX);
     let cpu_per_checkout = before
         .iter()
         .zip(&after)

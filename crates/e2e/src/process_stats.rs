@@ -57,7 +57,13 @@ pub fn cpu_of_processes_named(name: &str) -> anyhow::Result<Duration> {
             .and_then(|file| file.to_str())
             .is_some_and(|file| file.bytes().all(|byte| byte.is_ascii_digit()));
         // A process may exit between listing and reading: it is skipped.
-        if !is_pid || std::fs::read_to_string(path.join("comm")).ok().as_deref().map(str::trim) != Some(name) {
+        if !is_pid
+            || std::fs::read_to_string(path.join("comm"))
+                .ok()
+                .as_deref()
+                .map(str::trim)
+                != Some(name)
+        {
             continue;
         }
         if let Ok(stat) = std::fs::read_to_string(path.join("stat")) {
