@@ -38,6 +38,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// that vanished from the network never answers at all.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection idle in the pool for longer than this is pinged before it
+/// is used; one used more recently is not (see [`ping_if_idle`]).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
+
 /// How long `/readyz` waits for Postgres: a probe must answer quickly,
 /// most of all when the database is away.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
@@ -271,6 +275,8 @@ impl Database {
         };
         let pool = PgPoolOptions::new()
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(ping_if_idle)
             .connect_with(options)
             .await?;
         Ok(Self {
@@ -301,6 +307,29 @@ impl Database {
             .await
             .is_ok_and(|result| result.is_ok())
     }
+}
+
+/// Whether a connection taken from the pool may be used: sqlx pings every
+/// connection when it goes back to the pool (and closes it if that fails),
+/// and by default pings it again when it is taken, a second round trip to
+/// Postgres for every statement outside a transaction. A connection given
+/// back within the last half second was just found alive; only one that
+/// sat idle longer (through a database restart, say) is pinged before use,
+/// and replaced if the ping fails. `HikariCP` skips its check the same way.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "sqlx's before_acquire hands the metadata over by value"
+)]
+fn ping_if_idle(
+    connection: &mut sqlx::PgConnection,
+    metadata: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = sqlx::Result<bool>> + Send + '_>> {
+    Box::pin(async move {
+        if metadata.idle_for >= PING_WHEN_IDLE_FOR {
+            sqlx::Connection::ping(connection).await?;
+        }
+        Ok(true)
+    })
 }
 
 /// A transaction whose statements are traced like the pool's.
