@@ -161,6 +161,20 @@ fn interpolate_values(
     Ok(())
 }
 
+/// Whether an image tag names an exact version: `major.minor` at least
+/// (Postgres has no patch number), all numbers, an optional `v` and a
+/// `-variant` suffix allowed (`17.6-alpine`, `v3.13.1`).
+#[must_use]
+pub fn is_exact_version(tag: &str) -> bool {
+    let numbers = tag
+        .trim_start_matches('v')
+        .split('-')
+        .next()
+        .unwrap_or_default();
+    let parts: Vec<&str> = numbers.split('.').collect();
+    parts.len() >= 2 && parts.iter().all(|part| part.parse::<u32>().is_ok())
+}
+
 /// `text` with Compose's variable syntax resolved by `lookup`: `$$` is a
 /// literal `$`; `${NAME}` and `$NAME` the value, or empty when unset;
 /// `${NAME:-default}` the default when unset or empty, `${NAME-default}`

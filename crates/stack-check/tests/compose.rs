@@ -56,15 +56,8 @@ fn every_image_is_pinned_to_an_exact_version() {
                 "{service} is built here"
             );
         } else {
-            // major.minor at least (Postgres has no patch number), all numbers.
-            let numbers = tag
-                .trim_start_matches('v')
-                .split('-')
-                .next()
-                .unwrap_or_default();
-            let parts: Vec<&str> = numbers.split('.').collect();
             assert!(
-                parts.len() >= 2 && parts.iter().all(|part| part.parse::<u32>().is_ok()),
+                stack_check::is_exact_version(tag),
                 "{service}: {image} is not pinned to an exact version"
             );
         }

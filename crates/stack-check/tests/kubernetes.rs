@@ -564,13 +564,7 @@ fn unpinned_images(docs: &[Yaml]) -> Vec<String> {
                 problems.push(format!("{}: {image:?} has no tag", name_of(workload)));
                 continue;
             };
-            let numbers = tag
-                .trim_start_matches('v')
-                .split('-')
-                .next()
-                .unwrap_or_default();
-            let parts: Vec<&str> = numbers.split('.').collect();
-            let exact = parts.len() >= 2 && parts.iter().all(|part| part.parse::<u32>().is_ok());
+            let exact = stack_check::is_exact_version(tag);
             if tag == "latest" || !(exact || image.starts_with("tracing-suite/")) {
                 problems.push(format!(
                     "{}: {image} is not pinned to an exact version",

@@ -42,28 +42,11 @@ pub(super) fn stale_databases() -> anyhow::Result<Vec<String>> {
 pub(super) fn drop_databases<'a>(
     names: impl IntoIterator<Item = &'a String>,
 ) -> anyhow::Result<()> {
-    let mut command = Command::new("psql");
-    command.arg(format!("{POSTGRES}/postgres")).args([
-        "--quiet",
-        "--no-psqlrc",
-        "-v",
-        "ON_ERROR_STOP=1",
-    ]);
-    for name in names {
-        command
-            .arg("-c")
-            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-    }
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql")?;
-    ensure!(
-        output.status.success(),
-        "psql failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
+    let drops: Vec<String> = names
+        .into_iter()
+        .map(|name| format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .collect();
+    psql(&drops)?;
     Ok(())
 }
 
@@ -97,9 +80,26 @@ fn quoted<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
 
 /// One value from a query on the server's `postgres` database.
 fn query(sql: &str) -> anyhow::Result<String> {
-    let output = Command::new("psql")
-        .arg(format!("{POSTGRES}/postgres"))
-        .args(["--no-psqlrc", "--tuples-only", "--no-align", "-c", sql])
+    psql(&[sql])
+}
+
+/// Runs `commands` in order through `psql` on the server's `postgres`
+/// database, stopping at the first that fails; what they printed, as bare
+/// values.
+fn psql(commands: &[impl AsRef<str>]) -> anyhow::Result<String> {
+    let mut command = Command::new("psql");
+    command.arg(format!("{POSTGRES}/postgres")).args([
+        "--quiet",
+        "--no-psqlrc",
+        "--tuples-only",
+        "--no-align",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]);
+    for sql in commands {
+        command.arg("-c").arg(sql.as_ref());
+    }
+    let output = command
         .stdin(Stdio::null())
         .output()
         .context("running psql")?;
