@@ -43,7 +43,7 @@ pub async fn create_order(
         order.status = Empty,
     );
     async {
-        let (total_cents, currency, unit_prices) = reserve(&state.db, &id, order).await?;
+        let (total_cents, currency, unit_prices) = place(&state.db, &id, order).await?;
         let span = Span::current();
         span.record("order.total_cents", total_cents);
         span.record("order.currency", currency.as_str());
@@ -121,7 +121,7 @@ async fn charge_unknown(db: &Database, id: OrderId, error: CallError) -> anyhow:
 /// the stock taken, the order and its lines recorded, or nothing at all.
 /// Returns the total, the currency and each line's unit price; or, when
 /// the order could not be placed, what was wrong with its first bad line.
-async fn reserve(
+async fn place(
     db: &Database,
     id: &OrderId,
     order: &NewOrder,
