@@ -5,7 +5,11 @@
 //! ```sh
 //! cargo bench -p e2e --bench tracing_cost             # the table, about 5 minutes
 //! cargo bench -p e2e --bench tracing_cost -- --soak   # 5 minutes, collector hanging
+//! cargo bench -p e2e --bench tracing_cost -- --instructions  # only the instruction counts
 //! ```
+//!
+//! The table is followed by each service's instructions per checkout with
+//! telemetry off and exported (`e2e::instructions`, under valgrind).
 //!
 //! Release builds of the services (the suite builds them as this benchmark
 //! is built), a fresh suite with fresh databases for every measurement,
@@ -13,18 +17,26 @@
 
 use std::time::Duration;
 
-use e2e::cost::{self, INSTRUMENTED, Phases};
+use e2e::{
+    cost::{self, INSTRUMENTED, Phases, Telemetry},
+    instructions,
+};
 
 const ROUNDS: usize = 2;
 const SOAK_RATE: f64 = 100.0;
 const SOAK_DURATION: Duration = Duration::from_mins(5);
 const SOAK_EVERY: Duration = Duration::from_secs(30);
+/// Checkouts counted under callgrind, per configuration.
+const COUNTED_CHECKOUTS: u64 = 200;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     println!("{}", machine());
     if std::env::args().any(|argument| argument == "--soak") {
         return runtime.block_on(soak());
+    }
+    if std::env::args().any(|argument| argument == "--instructions") {
+        return runtime.block_on(count_instructions());
     }
     let phases = Phases::FULL;
     let results = runtime.block_on(cost::compare(phases, ROUNDS))?;
@@ -34,6 +46,29 @@ fn main() -> anyhow::Result<()> {
         phases.workers, phases.saturation, phases.warm_up, phases.rate, phases.open_loop
     );
     println!("{}", cost::table(&results, phases));
+    runtime.block_on(count_instructions())
+}
+
+async fn count_instructions() -> anyhow::Result<()> {
+    let folder = std::env::temp_dir().join("e2e-callgrind");
+    let mut counts = Vec::new();
+    for telemetry in [Telemetry::Disabled, Telemetry::Exported] {
+        eprintln!("instructions: {}", telemetry.label());
+        let configuration = format!("{telemetry:?}").to_lowercase();
+        let count =
+            instructions::count(telemetry, COUNTED_CHECKOUTS, &folder.join(configuration)).await?;
+        counts.push(count);
+    }
+    println!(
+        "\ninstructions per checkout under callgrind: {COUNTED_CHECKOUTS} approved checkouts, one \
+         caller, after a warm-up; the card processor not counted\n"
+    );
+    println!("{}", instructions::table(&counts));
+    for count in &counts {
+        for profile in &count.profiles {
+            println!("profile: {}", profile.display());
+        }
+    }
     Ok(())
 }
 

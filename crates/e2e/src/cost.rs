@@ -70,7 +70,7 @@ impl Telemetry {
         matches!(self, Self::Exported | Self::ExportedWithoutMetrics)
     }
 
-    fn broken_collector(self) -> Option<Failure> {
+    pub(crate) fn broken_collector(self) -> Option<Failure> {
         match self {
             Self::CollectorRefusing => Some(Failure::Refusing),
             Self::CollectorHanging => Some(Failure::Hanging),
@@ -159,7 +159,20 @@ pub async fn start_suite(
         .broken_collector()
         .map(BrokenCollector::start)
         .transpose()?;
-    let mut options = SuiteOptions {
+    let mut options = suite_options(telemetry, metric_export_interval);
+    if let Some(broken) = &broken {
+        options = options.env("OTEL_EXPORTER_OTLP_ENDPOINT", broken.endpoint());
+    }
+    let suite = Suite::start(options).await?;
+    Ok((suite, broken))
+}
+
+/// [`start_suite`]'s options, but for a broken collector's endpoint.
+pub(crate) fn suite_options(
+    telemetry: Telemetry,
+    metric_export_interval: Duration,
+) -> SuiteOptions {
+    let options = SuiteOptions {
         discard_telemetry: true,
         ..SuiteOptions::default()
     }
@@ -175,17 +188,10 @@ pub async fn start_suite(
         metric_export_interval.as_millis().to_string(),
     );
     match telemetry {
-        Telemetry::Disabled => options = options.env("OTEL_SDK_DISABLED", "true"),
-        Telemetry::ExportedWithoutMetrics => {
-            options = options.env("OTEL_METRICS_EXPORTER", "none");
-        }
-        _ => {}
+        Telemetry::Disabled => options.env("OTEL_SDK_DISABLED", "true"),
+        Telemetry::ExportedWithoutMetrics => options.env("OTEL_METRICS_EXPORTER", "none"),
+        _ => options,
     }
-    if let Some(broken) = &broken {
-        options = options.env("OTEL_EXPORTER_OTLP_ENDPOINT", broken.endpoint());
-    }
-    let suite = Suite::start(options).await?;
-    Ok((suite, broken))
 }
 
 pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Measurement> {

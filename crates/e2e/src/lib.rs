@@ -31,6 +31,8 @@
 //!   `/proc`.
 //! - [`cost`]: what tracing costs, measured under the load generator's
 //!   traffic in four telemetry configurations.
+//! - [`instructions`]: instructions per checkout, per service, counted
+//!   under callgrind.
 //! - [`browser`]: [`Browser`], headless Chromium driven through
 //!   `chromedriver`, for the storefront as a user sees it.
 //! - [`broken_collector`]: [`BrokenCollector`], a collector that refuses,
@@ -43,6 +45,7 @@
 pub mod broken_collector;
 pub mod browser;
 pub mod cost;
+pub mod instructions;
 pub mod metrics;
 pub mod model;
 pub mod nats;

@@ -121,7 +121,13 @@ impl Suite {
             if service == Service::Gateway {
                 command.env("STOREFRONT_DIR", storefront);
             }
-            suite.spawn(service, command).await?;
+            // Valgrind runs a service some 50 times slower.
+            let start_timeout = if options.callgrind.is_some() {
+                START_TIMEOUT * 4
+            } else {
+                START_TIMEOUT
+            };
+            suite.spawn(service, command, start_timeout).await?;
         }
         Ok(suite)
     }
@@ -220,7 +226,20 @@ impl Suite {
     }
 
     fn command(&self, service: Service, binary: &Path, options: &SuiteOptions) -> Command {
-        let mut command = Command::new(binary);
+        let mut command = match &options.callgrind {
+            Some(folder) if service != Service::CardProcessor => {
+                let mut valgrind = Command::new("valgrind");
+                valgrind
+                    .arg("--tool=callgrind")
+                    .arg(format!(
+                        "--callgrind-out-file={}/{service}.%p",
+                        folder.display()
+                    ))
+                    .arg(binary);
+                valgrind
+            }
+            _ => Command::new(binary),
+        };
         // A developer's shell must not point a test at their collector or
         // their database.
         for (key, _) in std::env::vars_os() {
@@ -273,7 +292,12 @@ impl Suite {
     }
 
     /// Starts the service and waits for its `"<service> listening"` line.
-    async fn spawn(&mut self, service: Service, mut command: Command) -> anyhow::Result<()> {
+    async fn spawn(
+        &mut self,
+        service: Service,
+        mut command: Command,
+        start_timeout: Duration,
+    ) -> anyhow::Result<()> {
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {service}"))?;
@@ -301,7 +325,7 @@ impl Suite {
             readers: Mutex::new(readers),
         });
 
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + start_timeout;
         let address = loop {
             if let Some(address) = self
                 .stdout(service)
@@ -320,7 +344,7 @@ impl Suite {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "{service} did not listen within {START_TIMEOUT:?}:\n{}",
+                    "{service} did not listen within {start_timeout:?}:\n{}",
                     self.tail(service)
                 );
             }

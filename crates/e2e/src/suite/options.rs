@@ -18,6 +18,11 @@ pub struct SuiteOptions {
     /// Whether the receiver keeps nothing, for benchmarks
     /// ([`OtlpReceiver::start_discarding`]).
     pub discard_telemetry: bool,
+    /// Runs every service but the card processor under `valgrind
+    /// --tool=callgrind`, each writing its profile into this folder as
+    /// `<service>.<pid>`, for counting instructions
+    /// ([`instructions`](crate::instructions)).
+    pub callgrind: Option<std::path::PathBuf>,
 }
 
 impl SuiteOptions {

@@ -1,0 +1,239 @@
+//! Instructions per checkout, per service, counted by `valgrind
+//! --tool=callgrind`: unlike CPU time on a shared two-core machine, which
+//! moves by 5–10 % between runs, the count is the same for the same
+//! inputs whatever else the machine does, so a regression of a few
+//! percent shows.
+//!
+//! The five services run under callgrind (the card processor, a stand-in,
+//! natively). After a warm-up every service's counters are zeroed
+//! (`callgrind_control --zero`); one caller then sends the checkouts, the
+//! suite is left to finish what they started (the events, the last
+//! export), and each service dumps what it counted since the zero
+//! (`callgrind_control --dump`). Every thread counts: the exporter's work
+//! is a checkout's too. The profiles stay on disk for
+//! `callgrind_annotate --inclusive=yes <profile>`.
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail, ensure};
+use loadgen::{Limit, Load, Mix, Weights};
+use url::Url;
+
+use crate::{
+    Service, Suite,
+    cost::{INSTRUMENTED, Telemetry, suite_options},
+};
+
+/// Checkouts before the counters are zeroed: connections, pools, the
+/// statements prepared, lazily built state.
+const WARM_UP: u64 = 20;
+/// The SDK's batch delay (the suite's 5 s) with a margin: the last
+/// checkouts' spans are exported, and counted, before the dump.
+const SETTLE: Duration = Duration::from_secs(7);
+/// How long a service under callgrind may take to write its dump.
+const DUMP_TIMEOUT: Duration = Duration::from_mins(1);
+/// `OTEL_METRIC_EXPORT_INTERVAL` as the SDK defaults it: metric export
+/// is paid per minute, not per checkout.
+const METRIC_EXPORT_INTERVAL: Duration = Duration::from_mins(1);
+
+/// One configuration's count.
+#[derive(Clone, Debug)]
+pub struct Instructions {
+    pub telemetry: Telemetry,
+    pub checkouts: u64,
+    /// Per service of [`INSTRUMENTED`].
+    pub per_checkout: Vec<u64>,
+    /// Per service of [`INSTRUMENTED`], the profile of the counted part.
+    pub profiles: Vec<PathBuf>,
+}
+
+/// Counts each service's instructions over `checkouts` approved checkouts
+/// sent one at a time, writing the profiles into `folder` (emptied first).
+pub async fn count(
+    telemetry: Telemetry,
+    checkouts: u64,
+    folder: &Path,
+) -> anyhow::Result<Instructions> {
+    ensure!(
+        telemetry.broken_collector().is_none(),
+        "instructions are counted with a working collector or none"
+    );
+    ensure!(
+        Command::new("valgrind")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success()),
+        "counting instructions needs valgrind (Debian: apt install valgrind)"
+    );
+    if folder.exists() {
+        std::fs::remove_dir_all(folder)
+            .with_context(|| format!("emptying {}", folder.display()))?;
+    }
+    std::fs::create_dir_all(folder)?;
+    let mut options = suite_options(telemetry, METRIC_EXPORT_INTERVAL);
+    options.callgrind = Some(folder.to_owned());
+    let suite = Suite::start(options).await?;
+
+    let gateway = Url::parse(&suite.url(Service::Gateway))?;
+    let client = loadgen::http_client()?;
+    let mut mix = Mix::new(Weights::APPROVED_ONLY, 7);
+    let mut send = async |count| {
+        let summary = loadgen::run(
+            &client,
+            &gateway,
+            Load::Closed { workers: 1 },
+            Limit::Count(count),
+            &mut mix,
+            |_| {},
+            std::future::pending(),
+        )
+        .await;
+        let approved = summary.count(loadgen::Outcome::Status(201));
+        ensure!(
+            approved == count,
+            "{approved} of {count} checkouts were approved under callgrind"
+        );
+        anyhow::Ok(())
+    };
+    send(WARM_UP).await?;
+    tokio::time::sleep(SETTLE).await;
+    let pids: Vec<u32> = INSTRUMENTED
+        .iter()
+        .map(|service| suite.pid(*service))
+        .collect();
+    for pid in &pids {
+        callgrind_control("--zero", *pid)?;
+    }
+    send(checkouts).await?;
+    tokio::time::sleep(SETTLE).await;
+    for pid in &pids {
+        callgrind_control("--dump", *pid)?;
+    }
+    let mut per_checkout = Vec::new();
+    let mut profiles = Vec::new();
+    for (service, pid) in INSTRUMENTED.iter().zip(&pids) {
+        let profile = folder.join(format!("{service}.{pid}.1"));
+        let total = tokio::task::block_in_place(|| read_total(&profile))?;
+        per_checkout.push(total / checkouts);
+        profiles.push(profile);
+    }
+    tokio::task::block_in_place(|| suite.stop_all());
+    Ok(Instructions {
+        telemetry,
+        checkouts,
+        per_checkout,
+        profiles,
+    })
+}
+
+fn callgrind_control(command: &str, pid: u32) -> anyhow::Result<()> {
+    let output = Command::new("callgrind_control")
+        .arg(command)
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .context("running callgrind_control (it comes with valgrind)")?;
+    ensure!(
+        output.status.success() && !String::from_utf8_lossy(&output.stdout).contains("Error"),
+        "callgrind_control {command} {pid}: {}{}",
+        String::from_utf8_lossy(&output.stdout).trim(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
+/// The `totals:` line of a dump, once callgrind has written it whole.
+fn read_total(profile: &Path) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + DUMP_TIMEOUT;
+    loop {
+        let text = std::fs::read_to_string(profile).unwrap_or_default();
+        if let Some(total) = text.lines().find_map(|line| line.strip_prefix("totals:")) {
+            // The first event is `Ir`, instructions executed.
+            let first = total.split_whitespace().next().unwrap_or_default();
+            return first
+                .parse()
+                .with_context(|| format!("{}: totals {total:?}", profile.display()));
+        }
+        if Instant::now() >= deadline {
+            bail!("{} has no totals after {DUMP_TIMEOUT:?}", profile.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The counts as a Markdown table, with each configuration's ratio to the
+/// first.
+pub fn table(counts: &[Instructions]) -> String {
+    let names: Vec<&str> = INSTRUMENTED.iter().map(|service| service.name()).collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| instructions per checkout | {} | total |\n|{}",
+        names.join(" | "),
+        " --- |".repeat(names.len() + 2)
+    );
+    let row = |values: Vec<String>, label: &str, out: &mut String| {
+        let _ = writeln!(out, "| {label} | {} |", values.join(" | "));
+    };
+    for count in counts {
+        let mut values: Vec<String> = count.per_checkout.iter().map(|n| thousands(*n)).collect();
+        values.push(thousands(count.per_checkout.iter().sum()));
+        row(values, count.telemetry.label(), &mut out);
+    }
+    if let Some((baseline, others)) = counts.split_first() {
+        for other in others {
+            #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+            let ratio = |with: u64, without: u64| format!("{:.2}", with as f64 / without as f64);
+            let mut values: Vec<String> = (other.per_checkout.iter())
+                .zip(&baseline.per_checkout)
+                .map(|(with, without)| ratio(*with, *without))
+                .collect();
+            values.push(ratio(
+                other.per_checkout.iter().sum(),
+                baseline.per_checkout.iter().sum(),
+            ));
+            let label = format!("{} ÷ {}", short(other.telemetry), short(baseline.telemetry));
+            row(values, &label, &mut out);
+        }
+    }
+    out
+}
+
+/// "(b)" of "(b) every trace exported, with metrics".
+fn short(telemetry: Telemetry) -> &'static str {
+    let label = telemetry.label();
+    label.split_once(' ').map_or(label, |(short, _)| short)
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(number: u64) -> String {
+    let digits = number.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(456_700), "456,700");
+        assert_eq!(thousands(12_345_678), "12,345,678");
+    }
+}
