@@ -135,21 +135,27 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
         .with_threads(false)
         .with_location(false)
         .with_target(false)
-        .with_tracked_inactivity(false);
+        .with_tracked_inactivity(false)
+        // Not on every poll of every instrumented future: log events make
+        // their span's context current themselves (`logs::InSpanContext`).
+        .with_context_activation(false);
     // The OTLP log pipeline must not log about itself: an export failure
     // would produce a log record to export, and so on.
     let otel_logs = logger_provider.as_ref().map(|provider| {
-        OpenTelemetryTracingBridge::new(&log_records::Conventional(provider.clone())).with_filter(
-            tracing_subscriber::filter::filter_fn(|metadata| {
-                !logs::is_transport_target(metadata.target())
-            }),
-        )
+        logs::InSpanContext::new(OpenTelemetryTracingBridge::new(&log_records::Conventional(
+            provider.clone(),
+        )))
+        .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+            !logs::is_transport_target(metadata.target())
+        }))
     });
     let stdout = match config.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .fmt_fields(logs::NoSpanFields)
-            .event_format(logs::JsonWithTraceContext)
-            .boxed(),
+        LogFormat::Json => logs::InSpanContext::new(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(logs::NoSpanFields)
+                .event_format(logs::JsonWithTraceContext),
+        )
+        .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),
     };
 

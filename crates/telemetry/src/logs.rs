@@ -2,20 +2,23 @@
 //!
 //! tracing-subscriber's own JSON format knows nothing of OpenTelemetry, so it
 //! cannot write `trace_id`/`span_id`. This formatter writes them from the
-//! OpenTelemetry context that tracing-opentelemetry activates when a span is
-//! entered, which is exactly the span the line was written in.
+//! current OpenTelemetry context, which [`InSpanContext`] makes the context
+//! of the span the line was written in.
 
 use std::{
     collections::HashMap,
     fmt,
-    sync::Mutex,
+    sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
 use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tracing::{Event, Level, Subscriber, callsite::Identifier, field::Field};
+use tracing::{
+    Dispatch, Event, Level, Metadata, Subscriber, callsite::Identifier, dispatcher::WeakDispatch,
+    field::Field, span, subscriber::Interest,
+};
 use tracing_subscriber::{
     fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
     layer::{Context, Layer},
@@ -30,6 +33,102 @@ pub(crate) fn is_transport_target(target: &str) -> bool {
     ["opentelemetry", "hyper", "h2", "tonic", "tower", "reqwest"]
         .iter()
         .any(|prefix| target.starts_with(prefix))
+}
+
+/// Runs a log layer with the OpenTelemetry context of each event's span
+/// current, so the line or record it writes carries that span's trace and
+/// span id (the SDK's logger and [`JsonWithTraceContext`] read
+/// `Context::current()`).
+///
+/// tracing-opentelemetry can make a span's context current on every enter
+/// and exit instead (its default "context activation"), but a span is
+/// entered on every poll of the future it instruments: some 100 times per
+/// checkout in `orders`, the largest share of tracing's work on a
+/// request's thread (docs/benchmarks.md). Log events are the only readers
+/// of the current context here, a few per request, so the suite turns
+/// activation off and does this per event.
+pub(crate) struct InSpanContext<L> {
+    inner: L,
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl<L> InSpanContext<L> {
+    pub(crate) fn new(inner: L) -> Self {
+        Self {
+            inner,
+            dispatch: OnceLock::new(),
+        }
+    }
+}
+
+impl<S, L> Layer<S> for InSpanContext<L>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    L: Layer<S>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
+        let context = (ctx.event_span(event).zip(dispatch)).and_then(|(span, dispatch)| {
+            tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)
+        });
+        let _current = context.map(opentelemetry::Context::attach);
+        self.inner.on_event(event, ctx);
+    }
+
+    // The rest is the inner layer's.
+
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+        self.inner.on_register_dispatch(dispatch);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, id: &span::Id, follows: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(id, follows, ctx);
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &span::Id, new: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
 }
 
 /// Lets each warning or error of the OpenTelemetry SDK through once per
@@ -193,7 +292,7 @@ mod tests {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     use tracing_subscriber::{fmt::MakeWriter, layer::SubscriberExt};
 
-    use super::JsonWithTraceContext;
+    use super::{InSpanContext, JsonWithTraceContext};
 
     /// Everything the formatter writes, for the test to read back.
     #[derive(Clone, Default)]
@@ -222,13 +321,19 @@ mod tests {
     fn lines_of_a_task_given_the_span_carry_its_trace_and_others_do_not() {
         let provider = SdkTracerProvider::builder().build();
         let captured = Captured::default();
+        // As `init` sets it up: no context activation, the fmt layer run
+        // in the event's span context.
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("test"))
+                    .with_context_activation(false),
+            )
+            .with(InSpanContext::new(
                 tracing_subscriber::fmt::layer()
                     .event_format(JsonWithTraceContext)
                     .with_writer(captured.clone()),
-            );
+            ));
 
         let trace_id = tracing::subscriber::with_default(subscriber, || {
             let runtime = tokio::runtime::Builder::new_current_thread()
