@@ -141,14 +141,18 @@ pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> 
         .with_context_activation(false);
     // The OTLP log pipeline must not log about itself: an export failure
     // would produce a log record to export, and so on.
-    let otel_logs = logger_provider.as_ref().map(|provider| {
-        logs::InSpanContext::new(OpenTelemetryTracingBridge::new(&log_records::Conventional(
-            provider.clone(),
-        )))
+    // Boxed, not an `Option`: tracing-subscriber's layer for `Option<L>`
+    // does not pass `on_register_dispatch` on, which `InSpanContext` needs.
+    let otel_logs = match &logger_provider {
+        Some(provider) => logs::InSpanContext::new(OpenTelemetryTracingBridge::new(
+            &log_records::Conventional(provider.clone()),
+        ))
         .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
             !logs::is_transport_target(metadata.target())
         }))
-    });
+        .boxed(),
+        None => tracing_subscriber::layer::Identity::new().boxed(),
+    };
     let stdout = match config.log_format {
         LogFormat::Json => logs::InSpanContext::new(
             tracing_subscriber::fmt::layer()
