@@ -64,6 +64,11 @@ async fn count_instructions() -> anyhow::Result<()> {
          caller, after a warm-up; the card processor not counted\n"
     );
     println!("{}", instructions::table(&counts));
+    println!(
+        "where they go: each part the inclusive count of the functions that do it \
+         (`callgrind_annotate --inclusive=yes`), the parts apart\n"
+    );
+    println!("{}", instructions::breakdown_table(&counts)?);
     for count in &counts {
         for profile in &count.profiles {
             println!("profile: {}", profile.display());

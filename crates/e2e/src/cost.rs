@@ -131,6 +131,9 @@ pub struct Measurement {
     pub peak_rss_mib: Vec<f64>,
     /// Per service of [`INSTRUMENTED`], over the saturation phase.
     pub cpu_per_checkout: Vec<Duration>,
+    /// The share of the services' CPU time over the saturation phase that
+    /// was spent in the kernel (system time): sockets, pipes, futexes.
+    pub kernel_share: f64,
     /// Every `postgres` process of the local server, over the saturation
     /// phase (the suite is alone on it during a benchmark).
     pub postgres_cpu_per_checkout: Duration,
@@ -216,10 +219,10 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
     };
 
     let warm_up = phase(closed, phases.warm_up, &mut mix).await;
-    let before = cpu_times(&suite)?;
+    let before = readings(&suite)?;
     let postgres_before = process_stats::cpu_of_processes_named("postgres")?;
     let saturation = phase(closed, phases.saturation, &mut mix).await;
-    let after = cpu_times(&suite)?;
+    let after = readings(&suite)?;
     let postgres_after = process_stats::cpu_of_processes_named("postgres")?;
     let open = phase(Load::open(phases.rate), phases.open_loop, &mut mix).await;
 
@@ -228,8 +231,15 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
     let cpu_per_checkout = before
         .iter()
         .zip(&after)
-        .map(|(before, after)| after.saturating_sub(*before) / checkouts)
+        .map(|(before, after)| after.cpu.saturating_sub(before.cpu) / checkouts)
         .collect();
+    let used = |cpu: fn(&ProcessStats) -> Duration| -> Duration {
+        (before.iter().zip(&after))
+            .map(|(before, after)| cpu(after).saturating_sub(cpu(before)))
+            .sum()
+    };
+    let kernel_share = used(|stats| stats.system_cpu).as_secs_f64()
+        / used(|stats| stats.cpu).as_secs_f64().max(1e-9);
     let peak_rss_mib = INSTRUMENTED
         .iter()
         .map(|service| ProcessStats::read(suite.pid(*service)).map(|stats| stats.peak_rss_mib))
@@ -259,6 +269,7 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
         p99: open.latency(0.99),
         peak_rss_mib,
         cpu_per_checkout,
+        kernel_share,
         postgres_cpu_per_checkout: postgres_after.saturating_sub(postgres_before) / checkouts,
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         transactions_per_checkout: transactions as f64 / sent,
@@ -269,12 +280,11 @@ pub async fn measure(telemetry: Telemetry, phases: Phases) -> anyhow::Result<Mea
     })
 }
 
-fn cpu_times(suite: &Suite) -> anyhow::Result<Vec<Duration>> {
+fn readings(suite: &Suite) -> anyhow::Result<Vec<ProcessStats>> {
     INSTRUMENTED
         .iter()
         .map(|service| {
             ProcessStats::read(suite.pid(*service))
-                .map(|stats| stats.cpu)
                 .with_context(|| format!("reading {service}'s CPU time"))
         })
         .collect()
@@ -322,6 +332,7 @@ fn mean(runs: &[Measurement]) -> Measurement {
                 Duration::from_secs_f64(mean_of(&|run| run.cpu_per_checkout[service].as_secs_f64()))
             })
             .collect(),
+        kernel_share: mean_of(&|run| run.kernel_share),
         postgres_cpu_per_checkout: Duration::from_secs_f64(mean_of(&|run| {
             run.postgres_cpu_per_checkout.as_secs_f64()
         })),
@@ -351,7 +362,8 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
     let _ = writeln!(
         out,
         "| configuration | checkouts/s at saturation ({} callers) | p50 ms at {}/s | p99 ms at {}/s \
-         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | Postgres CPU µs per checkout \
+         | peak RSS MiB ({}) | total MiB | CPU µs per checkout ({}) | total µs | of it in the kernel \
+         | Postgres CPU µs per checkout \
          | Postgres transactions per checkout | statements per checkout (traced) | not 201 | spans received \
          | OTLP bytes per span | metric points received |",
         phases.workers,
@@ -360,7 +372,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
         names.join(" / "),
         names.join(" / "),
     );
-    let _ = writeln!(out, "|{}", " --- |".repeat(15));
+    let _ = writeln!(out, "|{}", " --- |".repeat(16));
     for result in results {
         let rss: Vec<String> = result
             .peak_rss_mib
@@ -374,7 +386,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {:.0} % | {} | {:.1} | {:.1} | {} | {} | {} | {} |",
             result.telemetry.label(),
             result.saturation_rate,
             millis(result.p50),
@@ -383,6 +395,7 @@ pub fn table(results: &[Measurement], phases: Phases) -> String {
             result.peak_rss_mib.iter().sum::<f64>(),
             cpu.join(" / "),
             result.cpu_per_checkout.iter().sum::<Duration>().as_micros(),
+            result.kernel_share * 100.0,
             result.postgres_cpu_per_checkout.as_micros(),
             result.transactions_per_checkout,
             result.statements_per_checkout,

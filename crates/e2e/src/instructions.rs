@@ -205,6 +205,156 @@ pub fn table(counts: &[Instructions]) -> String {
     out
 }
 
+/// One part of a service's work, in the profile: the functions that do it.
+struct Part {
+    name: &'static str,
+    /// Functions (name endings) whose inclusive counts add up to the part.
+    functions: &'static [&'static str],
+    /// Functions inside those, counted in another part.
+    less: &'static [&'static str],
+}
+
+/// Telemetry's parts of a checkout, which do not overlap; the rest is the
+/// service's own work (HTTP, Postgres, NATS, JSON bodies, the runtime).
+/// Metrics are exported once a minute ([`METRIC_EXPORT_INTERVAL`]), mostly
+/// outside the counted checkouts: not a part.
+/// The names are those of opentelemetry 0.33, tracing-opentelemetry 0.34
+/// and tracing-subscriber 0.3: a part that reads 0 where it should not
+/// has had a function renamed.
+const PARTS: [Part; 7] = [
+    Part {
+        name: "spans: encoded and exported (own thread)",
+        functions: &["BatchSpanProcessor::get_spans_and_export"],
+        less: &[],
+    },
+    Part {
+        name: "log records: encoded and exported (own thread)",
+        functions: &["BatchLogProcessor::new::{{closure}}::get_logs_and_export"],
+        less: &[],
+    },
+    Part {
+        name: "spans: made, entered and exited, ended",
+        functions: &[
+            " tracing::span::Span::new",
+            " tracing::span::Span::child_of",
+            " tracing_core::dispatcher::Dispatch::enter",
+            " tracing_core::dispatcher::Dispatch::exit",
+            " tracing_core::dispatcher::Dispatch::record",
+            " tracing_core::dispatcher::Dispatch::try_close",
+        ],
+        less: &[],
+    },
+    Part {
+        name: "log lines: JSON on stdout",
+        functions: &[
+            "JsonWithTraceContext as tracing_subscriber::fmt::format::FormatEvent<S,N>>::format_event",
+        ],
+        less: &[],
+    },
+    Part {
+        name: "log records: made (OTLP), with their span's context",
+        functions: &["InSpanContext<L> as tracing_subscriber::layer::Layer<S>>::on_event"],
+        less: &[
+            "JsonWithTraceContext as tracing_subscriber::fmt::format::FormatEvent<S,N>>::format_event",
+        ],
+    },
+    Part {
+        name: "trace context: injected and extracted",
+        functions: &[
+            "TextMapCompositePropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::inject_context",
+            "TextMapCompositePropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::extract_with_context",
+        ],
+        less: &[],
+    },
+    Part {
+        name: "metrics: recorded",
+        functions: &[
+            "histogram::Histogram<T> as opentelemetry_sdk::metrics::internal::aggregate::Measure<T>>::call",
+            "sum::Sum<T> as opentelemetry_sdk::metrics::internal::aggregate::Measure<T>>::call",
+            "precomputed_sum::PrecomputedSum<T> as opentelemetry_sdk::metrics::internal::aggregate::Measure<T>>::call",
+        ],
+        less: &[],
+    },
+];
+
+/// A profile's instructions per checkout by part ([`PARTS`]), and the
+/// service's own work last.
+fn breakdown(profile: &Path, checkouts: u64) -> anyhow::Result<Vec<u64>> {
+    let output = Command::new("callgrind_annotate")
+        .args(["--inclusive=yes", "--threshold=100"])
+        .arg(profile)
+        .stdin(Stdio::null())
+        .output()
+        .context("running callgrind_annotate (it comes with valgrind)")?;
+    ensure!(
+        output.status.success(),
+        "callgrind_annotate {}",
+        profile.display()
+    );
+    let inclusive = inclusive_counts(&String::from_utf8_lossy(&output.stdout));
+    let count = |endings: &[&str]| -> u64 {
+        (inclusive.iter())
+            .filter(|(function, _)| endings.iter().any(|ending| function.ends_with(ending)))
+            .map(|(_, count)| count)
+            .sum()
+    };
+    let total = read_total(profile)?;
+    let mut parts: Vec<u64> = PARTS
+        .iter()
+        .map(|part| count(part.functions).saturating_sub(count(part.less)))
+        .collect();
+    parts.push(total.saturating_sub(parts.iter().sum()));
+    Ok(parts.iter().map(|count| count / checkouts).collect())
+}
+
+/// `callgrind_annotate --inclusive=yes` lines, `   1,234 ( 0.50%)  file:function [binary]`,
+/// as (" function", count). A function that calls itself is listed again
+/// as `function'2`: only its outermost entry counts.
+fn inclusive_counts(annotated: &str) -> Vec<(String, u64)> {
+    annotated
+        .lines()
+        .filter_map(|line| {
+            let (count, rest) = line.trim_start().split_once(' ')?;
+            let count: u64 = count.replace(',', "").parse().ok()?;
+            let (_, located) = rest.split_once(")  ")?;
+            let (_file, function) = located.split_once(':')?;
+            let function = function
+                .rsplit_once(" [")
+                .map_or(function, |(name, _)| name);
+            (!function.contains('\'')).then(|| (format!(" {function}"), count))
+        })
+        .collect()
+}
+
+/// Each service's instructions per checkout by part, with telemetry off
+/// and exported, as a Markdown table.
+pub fn breakdown_table(counts: &[Instructions]) -> anyhow::Result<String> {
+    let mut columns = Vec::new();
+    let mut header = Vec::new();
+    for (index, service) in INSTRUMENTED.iter().enumerate() {
+        for count in counts {
+            header.push(format!("{service} {}", short(count.telemetry)));
+            columns.push(breakdown(&count.profiles[index], count.checkouts)?);
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| instructions per checkout | {} |\n|{}",
+        header.join(" | "),
+        " --- |".repeat(header.len() + 1)
+    );
+    let names = PARTS.iter().map(|part| part.name);
+    for (row, name) in names.chain(["the service's own work"]).enumerate() {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|column| thousands(column[row]))
+            .collect();
+        let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+    }
+    Ok(out)
+}
+
 /// "(b)" of "(b) every trace exported, with metrics".
 fn short(telemetry: Telemetry) -> &'static str {
     let label = telemetry.label();
@@ -226,7 +376,7 @@ fn thousands(number: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{inclusive_counts, thousands};
 
     #[test]
     fn thousands_are_separated() {
@@ -235,5 +385,29 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(456_700), "456,700");
         assert_eq!(thousands(12_345_678), "12,345,678");
+    }
+
+    #[test]
+    fn inclusive_counts_are_read_from_callgrind_annotate() {
+        let annotated = "\
+--------------------------------------------------------------------------------
+Ir                    file:function
+--------------------------------------------------------------------------------
+247,307,548 (100.0%)  ./misc/../sysdeps/unix/sysv/linux/x86_64/clone.S:clone [/usr/lib/x86_64-linux-gnu/libc.so.6]
+ 20,155,321 ( 8.15%)  ???:tracing_core::dispatcher::Dispatch::enter [/work/main/target/release/orders]
+  9,051,527 ( 3.66%)  ???:<tracing::instrument::Instrumented<T> as core::future::future::Future>::poll'2 [/work/main/target/release/orders]
+ 24,530,289 ( 9.92%)  ./string/../sysdeps/x86_64/multiarch/memmove-vec-unaligned-erms.S:__memcpy_avx_unaligned_erms [/usr/lib/x86_64-linux-gnu/libc.so.6]
+";
+        assert_eq!(
+            inclusive_counts(annotated),
+            [
+                (" clone".to_owned(), 247_307_548),
+                (
+                    " tracing_core::dispatcher::Dispatch::enter".to_owned(),
+                    20_155_321
+                ),
+                (" __memcpy_avx_unaligned_erms".to_owned(), 24_530_289),
+            ]
+        );
     }
 }

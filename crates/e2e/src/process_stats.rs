@@ -18,6 +18,9 @@ pub struct ProcessStats {
     pub peak_rss_mib: f64,
     /// User and system CPU time used since the process started.
     pub cpu: Duration,
+    /// The system part of [`cpu`](Self::cpu): time in the kernel on the
+    /// process's behalf (sockets, pipes, futexes, page faults).
+    pub system_cpu: Duration,
 }
 
 impl ProcessStats {
@@ -30,6 +33,7 @@ impl ProcessStats {
             rss_mib: kib_field(&status, "VmRSS:")? / 1024.0,
             peak_rss_mib: kib_field(&status, "VmHWM:")? / 1024.0,
             cpu: cpu_time(&stat)?,
+            system_cpu: system_cpu_time(&stat)?,
         })
     }
 }
@@ -73,23 +77,29 @@ pub fn cpu_of_processes_named(name: &str) -> anyhow::Result<Duration> {
     Ok(total)
 }
 
-/// `utime` + `stime`, the 14th and 15th fields of `/proc/<pid>/stat`. The
-/// second field (the command name) may hold spaces and parentheses, so the
-/// count starts after its closing parenthesis, with the 3rd field.
+/// `utime` + `stime`, the 14th and 15th fields of `/proc/<pid>/stat`.
 fn cpu_time(stat: &str) -> anyhow::Result<Duration> {
+    Ok(ticks(stat, 14)? + ticks(stat, 15)?)
+}
+
+/// `stime`, the 15th field of `/proc/<pid>/stat`.
+fn system_cpu_time(stat: &str) -> anyhow::Result<Duration> {
+    ticks(stat, 15)
+}
+
+/// The `field`th field of `/proc/<pid>/stat` (counted from 1), in clock
+/// ticks. The second field (the command name) may hold spaces and
+/// parentheses, so the count starts after its closing parenthesis, with
+/// the 3rd field.
+fn ticks(stat: &str, field: usize) -> anyhow::Result<Duration> {
     let after_name = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
         .context("no command name in /proc/<pid>/stat")?;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| -> anyhow::Result<u64> {
-        fields
-            .get(index)
-            .and_then(|field| field.parse().ok())
-            .context("a short /proc/<pid>/stat")
-    };
-    let total = ticks(14 - 3)? + ticks(15 - 3)?;
-    Ok(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+    let ticks: u64 = (after_name.split_whitespace().nth(field - 3))
+        .and_then(|value| value.parse().ok())
+        .context("a short /proc/<pid>/stat")?;
+    Ok(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
 #[cfg(test)]
@@ -101,6 +111,7 @@ mod tests {
         let stat = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 \
                     500 0 0 0 250 130 0 0 20 0 4 0 100 1000 200";
         assert_eq!(cpu_time(stat).unwrap(), Duration::from_millis(3800));
+        assert_eq!(system_cpu_time(stat).unwrap(), Duration::from_millis(1300));
     }
 
     #[test]

@@ -30,6 +30,11 @@ async fn every_configuration_produces_numbers() -> anyhow::Result<()> {
             "{label}: no CPU time"
         );
         assert!(
+            result.kernel_share > 0.0 && result.kernel_share < 1.0,
+            "{label}: {} of the CPU time in the kernel",
+            result.kernel_share
+        );
+        assert!(
             result.transactions_per_checkout >= 1.0,
             "{label}: {} transactions per checkout",
             result.transactions_per_checkout
