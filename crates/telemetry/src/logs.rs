@@ -47,6 +47,12 @@ pub(crate) fn is_transport_target(target: &str) -> bool {
 /// request's thread (docs/benchmarks.md). Log events are the only readers
 /// of the current context here, a few per request, so the suite turns
 /// activation off and does this per event.
+///
+/// It passes every call on but `downcast_raw` (which needs `unsafe`), so it
+/// wraps a layer nothing downcasts to, with any per-layer filter outside
+/// it (`InSpanContext::new(layer).with_filter(..)`), where tracing-subscriber
+/// can see the filter. It needs `on_register_dispatch`, which a layer in an
+/// `Option` does not get: box an optional one instead.
 pub(crate) struct InSpanContext<L> {
     inner: L,
     dispatch: OnceLock<WeakDispatch>,
