@@ -57,7 +57,11 @@ RUN npm run build && chmod -R a+rX dist
 FROM debian:${DEBIAN}-slim AS runtime
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 USER 10001:10001
-ENV LOG_FORMAT=json RUST_LOG=info
+# MALLOC_ARENA_MAX: glibc gives each thread that allocates an arena of its
+# own, up to 8 per core, each keeping what was freed in it; two for all
+# the threads held 3 MiB less per service at the benchmark's peak, for
+# no CPU the benchmark could see (docs/benchmarks.md).
+ENV LOG_FORMAT=json RUST_LOG=info MALLOC_ARENA_MAX=2
 
 FROM runtime AS gateway
 COPY --from=build /out/gateway /usr/local/bin/gateway

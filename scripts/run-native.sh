@@ -24,6 +24,8 @@ fi
 
 : "${PGHOST:=localhost}"
 export DATABASE_HOST_URL=${DATABASE_HOST_URL:-postgres://postgres:postgres@${PGHOST}:5432}
+# As the images set it (Dockerfile).
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 mkdir -p .run
 pids=()
 stop() {

@@ -256,6 +256,9 @@ impl Suite {
             .env("OTEL_METRIC_EXPORT_INTERVAL", "250")
             .env("RUST_LOG", "info")
             .env("LOG_FORMAT", "json")
+            // As the images set it (Dockerfile), so benchmarks measure what
+            // users run.
+            .env("MALLOC_ARENA_MAX", "2")
             // As in the compose file: a test asks for a fault through
             // baggage; without such baggage nothing changes.
             .env("FAULTS_ENABLED", "true")
