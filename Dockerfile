@@ -59,8 +59,8 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 USER 10001:10001
 # MALLOC_ARENA_MAX: glibc gives each thread that allocates an arena of its
 # own, up to 8 per core, each keeping what was freed in it; two for all
-# the threads held 3 MiB less per service at the benchmark's peak, for
-# no CPU the benchmark could see (docs/benchmarks.md).
+# the threads held 3 MiB less across the five services at the
+# benchmark's peak, for no CPU it could see (docs/benchmarks.md).
 ENV LOG_FORMAT=json RUST_LOG=info MALLOC_ARENA_MAX=2
 
 FROM runtime AS gateway
