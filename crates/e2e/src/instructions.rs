@@ -133,19 +133,31 @@ pub async fn count(
 }
 
 fn callgrind_control(command: &str, pid: u32) -> anyhow::Result<()> {
-    let output = Command::new("callgrind_control")
-        .arg(command)
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .output()
-        .context("running callgrind_control (it comes with valgrind)")?;
+    let answer = valgrind_tool("callgrind_control", &[command, &pid.to_string()])?;
+    // It exits 0 when it finds no such process, and says so.
     ensure!(
-        output.status.success() && !String::from_utf8_lossy(&output.stdout).contains("Error"),
-        "callgrind_control {command} {pid}: {}{}",
-        String::from_utf8_lossy(&output.stdout).trim(),
-        String::from_utf8_lossy(&output.stderr).trim()
+        !answer.contains("Error"),
+        "callgrind_control {command} {pid}: {}",
+        answer.trim()
     );
     Ok(())
+}
+
+/// Runs one of valgrind's scripts and returns what it printed.
+fn valgrind_tool(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {program} (it comes with valgrind)"))?;
+    ensure!(
+        output.status.success(),
+        "{program} {} failed ({}): {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The `totals:` line of a dump, once callgrind has written it whole.
@@ -170,14 +182,11 @@ fn read_total(profile: &Path) -> anyhow::Result<u64> {
 /// The counts as a Markdown table, with each configuration's ratio to the
 /// first.
 pub fn table(counts: &[Instructions]) -> String {
-    let names: Vec<&str> = INSTRUMENTED.iter().map(|service| service.name()).collect();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| instructions per checkout | {} | total |\n|{}",
-        names.join(" | "),
-        " --- |".repeat(names.len() + 2)
-    );
+    let mut columns: Vec<String> = (INSTRUMENTED.iter())
+        .map(|service| service.name().to_owned())
+        .collect();
+    columns.push("total".to_owned());
+    let mut out = header(&columns);
     let row = |values: Vec<String>, label: &str, out: &mut String| {
         let _ = writeln!(out, "| {label} | {} |", values.join(" | "));
     };
@@ -277,34 +286,28 @@ const PARTS: [Part; 7] = [
     },
 ];
 
-/// A profile's instructions per checkout by part ([`PARTS`]), and the
-/// service's own work last.
-fn breakdown(profile: &Path, checkouts: u64) -> anyhow::Result<Vec<u64>> {
-    let output = Command::new("callgrind_annotate")
-        .args(["--inclusive=yes", "--threshold=100"])
-        .arg(profile)
-        .stdin(Stdio::null())
-        .output()
-        .context("running callgrind_annotate (it comes with valgrind)")?;
-    ensure!(
-        output.status.success(),
-        "callgrind_annotate {}",
-        profile.display()
-    );
-    let inclusive = inclusive_counts(&String::from_utf8_lossy(&output.stdout));
-    let count = |endings: &[&str]| -> u64 {
-        (inclusive.iter())
+/// A service's instructions per checkout by part ([`PARTS`]), from its
+/// profile, and its own work (the rest of its count) last.
+fn breakdown(count: &Instructions, service: usize) -> anyhow::Result<Vec<u64>> {
+    let profile = count.profiles[service].to_string_lossy();
+    let annotated = valgrind_tool(
+        "callgrind_annotate",
+        &["--inclusive=yes", "--threshold=100", &profile],
+    )?;
+    let inclusive = inclusive_counts(&annotated);
+    let per_checkout = |endings: &[&str]| -> u64 {
+        let total: u64 = (inclusive.iter())
             .filter(|(function, _)| endings.iter().any(|ending| function.ends_with(ending)))
             .map(|(_, count)| count)
-            .sum()
+            .sum();
+        total / count.checkouts
     };
-    let total = read_total(profile)?;
     let mut parts: Vec<u64> = PARTS
         .iter()
-        .map(|part| count(part.functions).saturating_sub(count(part.less)))
+        .map(|part| per_checkout(part.functions).saturating_sub(per_checkout(part.less)))
         .collect();
-    parts.push(total.saturating_sub(parts.iter().sum()));
-    Ok(parts.iter().map(|count| count / checkouts).collect())
+    parts.push(count.per_checkout[service].saturating_sub(parts.iter().sum()));
+    Ok(parts)
 }
 
 /// `callgrind_annotate --inclusive=yes` lines, `   1,234 ( 0.50%)  file:function [binary]`,
@@ -330,22 +333,16 @@ fn inclusive_counts(annotated: &str) -> Vec<(String, u64)> {
 /// and exported, as a Markdown table.
 pub fn breakdown_table(counts: &[Instructions]) -> anyhow::Result<String> {
     let mut columns = Vec::new();
-    let mut header = Vec::new();
+    let mut names = Vec::new();
     for (index, service) in INSTRUMENTED.iter().enumerate() {
         for count in counts {
-            header.push(format!("{service} {}", short(count.telemetry)));
-            columns.push(breakdown(&count.profiles[index], count.checkouts)?);
+            names.push(format!("{service} {}", short(count.telemetry)));
+            columns.push(breakdown(count, index)?);
         }
     }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| instructions per checkout | {} |\n|{}",
-        header.join(" | "),
-        " --- |".repeat(header.len() + 1)
-    );
-    let names = PARTS.iter().map(|part| part.name);
-    for (row, name) in names.chain(["the service's own work"]).enumerate() {
+    let mut out = header(&names);
+    let parts = PARTS.iter().map(|part| part.name);
+    for (row, name) in parts.chain(["the service's own work"]).enumerate() {
         let cells: Vec<String> = columns
             .iter()
             .map(|column| thousands(column[row]))
@@ -353,6 +350,15 @@ pub fn breakdown_table(counts: &[Instructions]) -> anyhow::Result<String> {
         let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
     }
     Ok(out)
+}
+
+/// A Markdown table's first two lines, for instructions per checkout.
+fn header(columns: &[String]) -> String {
+    format!(
+        "| instructions per checkout | {} |\n|{}\n",
+        columns.join(" | "),
+        " --- |".repeat(columns.len() + 1)
+    )
 }
 
 /// "(b)" of "(b) every trace exported, with metrics".
