@@ -9,7 +9,7 @@ async fn main() -> ExitCode {
     let config: orders::Config = platform::config();
     // Telemetry before anything else, so start-up is traced and logged: the
     // providers (traces, metrics, logs) and the subscriber, from `OTEL_*`.
-    let telemetry = match telemetry::init("orders") {
+    let telemetry = match telemetry::init("orders", env!("CARGO_PKG_VERSION")) {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("error: {error}");
