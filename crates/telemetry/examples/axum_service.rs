@@ -66,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     //    the span is named by the route) and answers with `traceresponse`.
     let router = Router::new()
         .route("/hello/{name}", get(hello))
-        .layer(middleware::from_fn(service_telemetry::http_server::trace_requests))
+        .layer(middleware::from_fn(
+            service_telemetry::http_server::trace_requests,
+        ))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(env("LISTEN_ADDR", "127.0.0.1:3000")).await?;
     let address = listener.local_addr()?;

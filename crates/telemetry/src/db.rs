@@ -298,10 +298,11 @@ impl Database {
             Err(error) => {
                 // The pool says only that it timed out; one connection of
                 // its own says why (refused, a password, TLS).
-                let reason = match <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await {
-                    Err(reason) => reason,
-                    Ok(_) => error,
-                };
+                let reason =
+                    match <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await {
+                        Err(reason) => reason,
+                        Ok(_) => error,
+                    };
                 return Err(ConnectError {
                     address: format!("{}:{}/{}", peer.address, peer.port, peer.database),
                     reason,

@@ -191,6 +191,11 @@ impl Telemetry {
     pub fn new(config: &TelemetryConfig) -> Result<Self, InitError> {
         // Parsed now, so a bad RUST_LOG stops the service before anything.
         EnvFilter::try_new(&config.log_filter)?;
+        // The process's default TLS provider, for any reqwest client built
+        // without a configuration of its own (the browser route's, a
+        // service's): the crate's stack. One already installed stays.
+        #[cfg(feature = "tls")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let export_thread = ExportThread::start()?;
         let resource = resource(config);
         Ok(Self {
@@ -303,11 +308,15 @@ impl Telemetry {
         if tracing::dispatcher::has_been_set() {
             return Err(InitError::SubscriberExists);
         }
+        let layer = self.layer();
+        // The providers first: the SDK's "global provider set" lines are
+        // for nobody's terminal.
+        let guard = self.install();
         tracing_subscriber::registry()
-            .with(self.layer())
+            .with(layer)
             .try_init()
             .map_err(|_| InitError::SubscriberExists)?;
-        Ok(self.install())
+        Ok(guard)
     }
 }
 

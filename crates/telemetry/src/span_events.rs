@@ -25,11 +25,7 @@ use tracing::{
     dispatcher::WeakDispatch,
     field::{Field, Visit},
 };
-use tracing_subscriber::{
-    Layer,
-    layer::Context,
-    registry::LookupSpan,
-};
+use tracing_subscriber::{Layer, layer::Context, registry::LookupSpan};
 
 use crate::log_records::is_deliberate_event_name;
 

@@ -42,7 +42,8 @@ async fn the_creation_context_crosses_a_real_nats_server() -> anyhow::Result<()>
         .await?
         .ok_or_else(|| anyhow::anyhow!("no message"))?;
     let empty = async_nats::HeaderMap::new();
-    let received = service_telemetry::messaging::extract(message.headers.as_ref().unwrap_or(&empty));
+    let received =
+        service_telemetry::messaging::extract(message.headers.as_ref().unwrap_or(&empty));
     assert_eq!(
         received.span().span_context().span_id(),
         creation.context().span().span_context().span_id(),
