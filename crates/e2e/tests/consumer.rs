@@ -4,6 +4,12 @@
 //! `https` service and exporting over `https` (mutual TLS) to a receiver,
 //! each with a certificate authority of the test's own.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use std::{
     process::Stdio,
     sync::{Arc, Mutex},

@@ -186,7 +186,9 @@ pub async fn run(
             return ExitCode::from(2);
         }
     };
-    let served = serve(service, build).await;
+    // Boxed: a service's whole application is a large future, and `main`
+    // need not carry it on its stack.
+    let served = Box::pin(serve(service, build)).await;
     telemetry.shutdown();
     served
 }

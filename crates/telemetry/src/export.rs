@@ -64,6 +64,7 @@ impl ExportThread {
 
     /// Enters the export runtime, so what is built now (a gRPC channel)
     /// spawns its tasks there.
+    #[cfg(feature = "grpc")]
     pub(crate) fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
         self.handle.enter()
     }

@@ -44,7 +44,7 @@
 //! `RUST_LOG` decides what is logged, never what is traced: spans at INFO
 //! and above are always made and propagated. A service with layers of its
 //! own, or a subscriber of its own, builds a [`Telemetry`] instead of
-//! calling [`init`].
+//! calling [`init()`].
 //!
 //! The crate re-exports what a service names besides it: [`tracing`],
 //! [`tracing_subscriber`], and the OpenTelemetry crates at the one

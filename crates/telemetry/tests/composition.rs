@@ -4,6 +4,11 @@
 //!
 //! One test: the global subscriber and providers are per process.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use std::{
     collections::HashMap,
     sync::{

@@ -1,6 +1,11 @@
 //! Each feature pulls what it says and no more: `cargo tree` of the crate
 //! with its default features off, then with each integration alone.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use std::process::Command;
 
 /// `cargo tree` of this crate with `features` (none: the default off),
