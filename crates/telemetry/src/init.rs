@@ -458,7 +458,13 @@ macro_rules! otlp_exporter {
                     $(.$with($arg))?
                     .build()
                     .map_err(|error| failed(error.to_string()))?;
-                NamedExporter::new(exporter, $signal, target, Some(last_failure))
+                NamedExporter::new(
+                    exporter,
+                    $signal,
+                    target,
+                    Some(last_failure),
+                    export_thread.reachability(),
+                )
             }
             #[cfg(feature = "grpc")]
             Protocol::Grpc => {
@@ -471,7 +477,7 @@ macro_rules! otlp_exporter {
                     $(.$with($arg))?
                     .build()
                     .map_err(|error| failed(error.to_string()))?;
-                NamedExporter::new(exporter, $signal, target, None)
+                NamedExporter::new(exporter, $signal, target, None, export_thread.reachability())
             }
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
