@@ -116,13 +116,23 @@ fn a_docs_page_links_relative_to_its_folder() {
     );
 }
 
-/// The README's dependency block is `examples/consumer`'s, which the e2e
-/// tests build and run: a reader who copies it gets a service that compiles.
+/// The page that tells how to use the telemetry crate, linked from the
+/// front page.
+const TELEMETRY_CRATE_PAGE: &str = "docs/telemetry-crate.md";
+
+/// The dependency block of "Use it in your service" is
+/// `examples/consumer`'s, which the e2e tests build and run: a reader who
+/// copies it gets a service that compiles.
 #[test]
 fn the_readmes_dependency_block_is_the_consumers() {
     let repo = Repo::default();
     let readme = repo.text("README.md").unwrap();
-    let section = readme
+    assert!(
+        readme.contains(&format!("]({TELEMETRY_CRATE_PAGE})")),
+        "the README links {TELEMETRY_CRATE_PAGE}"
+    );
+    let page = repo.text(TELEMETRY_CRATE_PAGE).unwrap();
+    let section = page
         .split("## Use it in your service")
         .nth(1)
         .expect("a section named Use it in your service");
@@ -137,4 +147,48 @@ fn the_readmes_dependency_block_is_the_consumers() {
         .map(|(_, rest)| format!("[dependencies]\n{}", rest.split("\n[").next().unwrap()))
         .expect("a [dependencies] table");
     assert_eq!(block.trim(), dependencies.trim());
+}
+
+/// The README's first screen: what the suite is, the trace picture whole,
+/// and the two commands, within its first 40 lines.
+#[test]
+fn the_readmes_first_screen_holds_the_picture_and_the_two_commands() {
+    let readme = Repo::default().text("README.md").unwrap();
+    let lines: Vec<&str> = readme.lines().collect();
+    let first_screen = &lines[..lines.len().min(40)];
+    for command in ["cargo test --workspace", "docker compose up --build"] {
+        assert!(
+            first_screen.iter().any(|line| line.starts_with(command)),
+            "no line starts with `{command}` in the first 40 lines"
+        );
+    }
+    let root = first_screen
+        .iter()
+        .position(|line| line.starts_with("storefront     click"))
+        .expect("the picture's root, the click, in the first 40 lines");
+    assert_eq!(first_screen[root - 1], "```", "the picture is a code block");
+    let end = root
+        + first_screen[root..]
+            .iter()
+            .position(|line| *line == "```")
+            .expect("the whole picture in the first 40 lines");
+    let picture = first_screen[root..end].join("\n");
+    for shown in [
+        "gateway",
+        "users",
+        "orders",
+        "payments",
+        "notifications",
+        "NATS",
+        "postgresql",
+        "CONSUMER",
+    ] {
+        assert!(picture.contains(shown), "the picture shows no {shown}");
+    }
+    assert!(
+        first_screen[..root]
+            .iter()
+            .any(|line| line.contains("OpenTelemetry")),
+        "a description before the picture"
+    );
 }
