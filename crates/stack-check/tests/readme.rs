@@ -192,3 +192,29 @@ fn the_readmes_first_screen_holds_the_picture_and_the_two_commands() {
         "a description before the picture"
     );
 }
+
+/// `docs/README.md` is the index: each page of `docs/` is a row of its
+/// table, once, and the front page links the index.
+#[test]
+fn every_docs_page_is_in_the_index_once() {
+    let repo = Repo::default();
+    let index = repo.text("docs/README.md").unwrap();
+    let readme = repo.text("README.md").unwrap();
+    assert!(
+        readme.contains("](docs/README.md)"),
+        "the README links the index"
+    );
+    for page in pages(&repo) {
+        let Some(name) = page.strip_prefix("docs/") else {
+            continue;
+        };
+        if name == "README.md" {
+            continue;
+        }
+        let rows = index
+            .lines()
+            .filter(|line| line.starts_with(&format!("| [{name}]({name}) |")))
+            .count();
+        assert_eq!(rows, 1, "docs/README.md has {rows} rows for {name}");
+    }
+}
