@@ -7,6 +7,14 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     // Configuration from the environment; `--help` or a bad value ends here.
     let config: orders::Config = platform::config();
+    // How long stopping may take, all told (SHUTDOWN_TIMEOUT_MS, 5 s).
+    let stopping = match platform::Stopping::from_env() {
+        Ok(stopping) => stopping,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Telemetry before anything else, so start-up is traced and logged: the
     // providers (traces, metrics, logs) and the subscriber, from `OTEL_*`.
     let telemetry = match telemetry::init("orders", env!("CARGO_PKG_VERSION")) {
@@ -17,11 +25,13 @@ async fn main() -> ExitCode {
         }
     };
     // Database, migrations, outbox relay, reconciler, router; then serve
-    // until SIGTERM or Ctrl-C and let in-flight requests finish.
+    // until SIGTERM or Ctrl-C and let in-flight requests finish, keeping
+    // part of the deadline for the flush.
     // Boxed: the application is a large future (a TLS-capable Postgres
     // connection among it), and `main` need not carry it on its stack.
-    let served = Box::pin(platform::serve("orders", orders::build(config))).await;
-    // Export what the providers still hold: traces, metrics, then logs.
-    telemetry.shutdown();
+    let served = Box::pin(platform::serve("orders", orders::build(config), &stopping)).await;
+    // Export what the providers still hold, with what is left of the
+    // deadline: traces, metrics and logs side by side.
+    telemetry.shutdown_within(stopping.remaining());
     served
 }

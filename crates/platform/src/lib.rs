@@ -44,7 +44,7 @@ pub use idempotency_key::IdempotencyKey;
 pub use json::Json;
 pub use path::Path;
 pub use problem::Problem;
-pub use server::{Server, ServiceOptions, run, serve, service_router};
+pub use server::{Server, ServiceOptions, Stopping, run, serve, service_router};
 
 /// Reads a service's `Config` from the environment (and flags).
 ///

@@ -1,6 +1,13 @@
 //! Serving a router, and the life of a service process.
 
-use std::{future::Future, io, net::SocketAddr, process::ExitCode, time::Duration};
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    process::ExitCode,
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
@@ -69,14 +76,79 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// headers), once connected.
 const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 
-/// After a shutdown signal, how long in-flight requests may take to finish.
+/// After a shutdown signal, how long in-flight requests may take to finish
+/// when the server is given no deadline of its own.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a service takes to stop, all told, unless `SHUTDOWN_TIMEOUT_MS`
+/// says otherwise: well inside compose's 10 s before SIGKILL (and
+/// Kubernetes' 30 s), so a stop is never a kill, even with the collector hung.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the telemetry flush keeps of the shutdown deadline however long
+/// requests take to drain: enough for a last export to a collector that
+/// answers.
+const FLUSH_RESERVE: Duration = Duration::from_millis(1500);
+
+/// A service's shutdown deadline, from the signal: in-flight requests may
+/// drain for all of it but [`FLUSH_RESERVE`], then the telemetry flush gets
+/// what is left.
+#[derive(Clone, Debug)]
+pub struct Stopping {
+    total: Duration,
+    signalled: Arc<OnceLock<Instant>>,
+}
+
+impl Stopping {
+    /// `SHUTDOWN_TIMEOUT_MS` (default 5000); a bad value names the variable.
+    pub fn from_env() -> Result<Self, String> {
+        let total = match std::env::var("SHUTDOWN_TIMEOUT_MS") {
+            Err(_) => SHUTDOWN_TIMEOUT,
+            Ok(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|millis| *millis > 0)
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    format!(
+                        "invalid SHUTDOWN_TIMEOUT_MS={value:?}: expected a positive number of milliseconds"
+                    )
+                })?,
+        };
+        Ok(Self {
+            total,
+            signalled: Arc::default(),
+        })
+    }
+
+    /// Completes on SIGTERM or Ctrl-C, and starts the clock.
+    pub async fn signal(&self) {
+        shutdown_signal().await;
+        let _ = self.signalled.set(Instant::now());
+    }
+
+    /// How long in-flight requests may take.
+    fn drain_deadline(&self) -> Duration {
+        self.total.saturating_sub(FLUSH_RESERVE.min(self.total / 2))
+    }
+
+    /// What is left of the deadline for the telemetry flush: all of it if
+    /// the service stopped without a signal (a failure at start).
+    pub fn remaining(&self) -> Duration {
+        match self.signalled.get() {
+            Some(at) => self.total.saturating_sub(at.elapsed()),
+            None => self.total,
+        }
+    }
+}
 
 /// A bound listener and the router it serves. Binding first lets callers
 /// (tests, `main`) learn the port before serving starts, so port 0 works.
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    drain_deadline: Duration,
 }
 
 impl Server {
@@ -84,7 +156,16 @@ impl Server {
         Ok(Self {
             listener: TcpListener::bind(address).await?,
             router: router.layer(DefaultBodyLimit::max(BODY_LIMIT)),
+            drain_deadline: DRAIN_DEADLINE,
         })
+    }
+
+    /// How long in-flight requests may take once `run`'s shutdown has
+    /// completed (10 s unless set).
+    #[must_use]
+    pub fn drain_within(mut self, deadline: Duration) -> Self {
+        self.drain_deadline = deadline;
+        self
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -92,7 +173,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets
-    /// in-flight requests finish for up to 10 s (`DRAIN_DEADLINE`).
+    /// in-flight requests finish within the drain deadline.
     ///
     /// Connections are served by hyper directly rather than through
     /// `axum::serve`, for one setting it does not expose: a deadline for
@@ -139,8 +220,8 @@ impl Server {
         drop(self.listener);
         tokio::select! {
             () = graceful.shutdown() => {}
-            () = tokio::time::sleep(DRAIN_DEADLINE) => {
-                tracing::warn!(deadline = ?DRAIN_DEADLINE, "in-flight requests did not finish in time");
+            () = tokio::time::sleep(self.drain_deadline) => {
+                tracing::warn!(deadline = ?self.drain_deadline, "in-flight requests did not finish in time");
             }
         }
         Ok(())
@@ -171,14 +252,22 @@ pub async fn shutdown_signal() {
 
 /// The whole life of a service: telemetry first (so start-up is logged and
 /// a bad `OTEL_*` value stops it), then the application, then serving until
-/// SIGTERM, then the telemetry flush. Every failure is one line on stderr
-/// and a non-zero exit. `orders`' `main.rs` spells the same steps out.
-/// `version` is the service's own (`env!("CARGO_PKG_VERSION")`).
+/// SIGTERM, then the telemetry flush, all within `SHUTDOWN_TIMEOUT_MS` of
+/// the signal. Every failure is one line on stderr and a non-zero exit.
+/// `orders`' `main.rs` spells the same steps out. `version` is the
+/// service's own (`env!("CARGO_PKG_VERSION")`).
 pub async fn run(
     service: &str,
     version: &str,
     build: impl Future<Output = anyhow::Result<Server>>,
 ) -> ExitCode {
+    let stopping = match Stopping::from_env() {
+        Ok(stopping) => stopping,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let telemetry = match telemetry::init(service, version) {
         Ok(guard) => guard,
         Err(error) => {
@@ -188,24 +277,29 @@ pub async fn run(
     };
     // Boxed: a service's whole application is a large future, and `main`
     // need not carry it on its stack.
-    let served = Box::pin(serve(service, build)).await;
-    telemetry.shutdown();
+    let served = Box::pin(serve(service, build, &stopping)).await;
+    telemetry.shutdown_within(stopping.remaining());
     served
 }
 
 /// Builds the application, says where it listens (the line the tests and
 /// a reader wait for), serves until SIGTERM or Ctrl-C and drains; the
 /// outcome as an exit code, a failure logged and on stderr.
-pub async fn serve(service: &str, build: impl Future<Output = anyhow::Result<Server>>) -> ExitCode {
+pub async fn serve(
+    service: &str,
+    build: impl Future<Output = anyhow::Result<Server>>,
+    stopping: &Stopping,
+) -> ExitCode {
     let result = async {
-        let server = build.await?;
+        let server = build.await?.drain_within(stopping.drain_deadline());
         let address = server.local_addr()?;
         tracing::info!(
             server.address = %address.ip(),
             server.port = address.port(),
             "{service} listening"
         );
-        server.run(shutdown_signal()).await?;
+        let signal = stopping.clone();
+        server.run(async move { signal.signal().await }).await?;
         anyhow::Ok(())
     }
     .await;

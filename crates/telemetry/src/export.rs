@@ -269,9 +269,10 @@ impl Reachability {
 
 /// `scheme://host:port` of an endpoint URL.
 fn origin(endpoint: &str) -> String {
-    url::Url::parse(endpoint)
-        .map(|url| url.origin().ascii_serialization())
-        .unwrap_or_else(|_| endpoint.to_owned())
+    url::Url::parse(endpoint).map_or_else(
+        |_| endpoint.to_owned(),
+        |url| url.origin().ascii_serialization(),
+    )
 }
 
 /// The SDK's line per failed export, which [`Reachability`] says better:

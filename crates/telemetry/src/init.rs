@@ -1,7 +1,7 @@
 //! `init()`: propagators, providers and the `tracing` subscriber, in one
 //! call; [`Telemetry`] for the same in steps, with layers of your own.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::{
     KeyValue, global,
@@ -41,8 +41,9 @@ use crate::{
 /// How often the same SDK warning (a failed export, say) may be logged.
 const SDK_WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// How long shutting down may wait for each provider's last export: a hung
-/// collector must not keep a stopping service alive.
+/// How long shutting down may wait for the providers' last exports when
+/// no deadline is given: a hung collector must not keep a stopping service
+/// alive past the platforms' grace periods (compose's 10 s).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why telemetry could not start. A service prints it and exits.
@@ -80,9 +81,8 @@ pub enum InitError {
 }
 
 /// Keeps the providers alive; shutting it down (or dropping it) exports what
-/// is still queued: traces and metrics (a last collection, so the last
-/// requests count) together, then logs, so the log lines that describe a
-/// failed export still go out. At most twice 5 s in all.
+/// is still queued: traces, metrics (a last collection, so the last
+/// requests count) and logs, side by side, within one deadline.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     tracer_provider: SdkTracerProvider,
@@ -105,21 +105,56 @@ impl TelemetryGuard {
         }
     }
 
-    /// Flushes and shuts down the providers. Idempotent.
+    /// Flushes and shuts down the providers within 5 s. Idempotent.
     pub fn shutdown(&self) {
+        self.shutdown_within(SHUTDOWN_TIMEOUT);
+    }
+
+    /// Flushes and shuts down the providers, returning within `deadline`
+    /// whatever the collector does: what a stopping service has left of
+    /// its grace period. Idempotent.
+    pub fn shutdown_within(&self, deadline: Duration) {
         // Errors here mean "already shut down" or "collector unreachable":
-        // nothing a stopping process can do about either.
-        // Traces and metrics side by side: with the collector hung each
-        // waits its whole timeout, and a stopping service must not wait
-        // for them one after the other.
-        std::thread::scope(|scope| {
-            if let Some(meter_provider) = &self.meter_provider {
-                scope.spawn(|| meter_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+        // nothing a stopping process can do about either. All three side by
+        // side, each on a thread of its own that is waited for only until
+        // the deadline: with the collector hung each export waits, and the
+        // SDK's periodic metric reader ignores the timeout it is given (it
+        // waits 5 s, opentelemetry_sdk 0.33). An export still hanging at
+        // the deadline is abandoned with the process.
+        let until = Instant::now() + deadline;
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let mut started = 0;
+        let mut start = |shutdown: Box<dyn FnOnce() + Send>| {
+            let done = done.clone();
+            let spawned = std::thread::Builder::new()
+                .name("otel-shutdown".into())
+                .spawn(move || {
+                    shutdown();
+                    let _ = done.send(());
+                });
+            if spawned.is_ok() {
+                started += 1;
             }
-            let _ = self.tracer_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
-        });
-        if let Some(logger_provider) = &self.logger_provider {
-            let _ = logger_provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        };
+        let tracer_provider = self.tracer_provider.clone();
+        start(Box::new(move || {
+            let _ = tracer_provider.shutdown_with_timeout(deadline);
+        }));
+        if let Some(meter_provider) = self.meter_provider.clone() {
+            start(Box::new(move || {
+                let _ = meter_provider.shutdown_with_timeout(deadline);
+            }));
+        }
+        if let Some(logger_provider) = self.logger_provider.clone() {
+            start(Box::new(move || {
+                let _ = logger_provider.shutdown_with_timeout(deadline);
+            }));
+        }
+        for _ in 0..started {
+            let left = until.saturating_duration_since(Instant::now());
+            if finished.recv_timeout(left).is_err() {
+                break;
+            }
         }
     }
 }

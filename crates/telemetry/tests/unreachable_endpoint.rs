@@ -36,7 +36,8 @@ impl<S: tracing::Subscriber> Layer<S> for Lines {
             let mut message = format!("{} {}", metadata.target(), metadata.name());
             event.record(
                 &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                    message.push_str(&format!(" {}={value:?}", field.name()));
+                    use std::fmt::Write as _;
+                    let _ = write!(message, " {}={value:?}", field.name());
                 },
             );
             self.0.lock().expect("not poisoned").push(message);

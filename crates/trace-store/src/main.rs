@@ -76,7 +76,11 @@ impl Traces {
 type Shared = Arc<Mutex<Traces>>;
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 /// `POST /v1/traces`, protobuf (what the services send).

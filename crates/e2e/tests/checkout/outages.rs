@@ -142,10 +142,13 @@ pub async fn hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded(
     let collector = BrokenCollector::start(Failure::Hanging)?;
     // A small queue in orders, so that 20 checkouts (8 spans each) fill it
     // while the first export hangs.
+    // Orders stops within a shorter deadline than the default, to show it
+    // is the deadline that bounds the stop.
     let options = SuiteOptions::default()
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
         .service_env(Service::Orders, "OTEL_BSP_MAX_QUEUE_SIZE", "32")
-        .service_env(Service::Orders, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16");
+        .service_env(Service::Orders, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
+        .service_env(Service::Orders, "SHUTDOWN_TIMEOUT_MS", "2000");
     let suite = Suite::start(options).await?;
 
     let started = Instant::now();
@@ -172,10 +175,26 @@ pub async fn hung_collector_costs_checkouts_nothing_and_its_queue_is_bounded(
         "orders does not say it drops spans:\n{}",
         dropping.join("\n")
     );
-    // Stopping still works with an export hanging: the guard's shutdown
-    // has a deadline, and the total dropped is reported.
+    // Stopping still works with an export hanging, within the deadline
+    // (SHUTDOWN_TIMEOUT_MS, 2 s here), and the total dropped is reported.
+    let stopping = Instant::now();
     let status = suite.stop(Service::Orders).await?;
+    let took = stopping.elapsed();
     assert!(status.success(), "orders exited with {status}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "orders took {took:?} to stop with a 2 s deadline"
+    );
+    // The gateway, with the default deadline (5 s): well inside compose's
+    // 10 s before SIGKILL.
+    let stopping = Instant::now();
+    let status = suite.stop(Service::Gateway).await?;
+    let took = stopping.elapsed();
+    assert!(status.success(), "the gateway exited with {status}");
+    assert!(
+        took < Duration::from_millis(5500),
+        "the gateway took {took:?} to stop with the default 5 s deadline"
+    );
     let stopped = export_warnings(&suite, Service::Orders);
     assert!(
         stopped.iter().any(|line| line.contains("SpansDropped")),
