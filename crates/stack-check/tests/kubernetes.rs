@@ -620,7 +620,10 @@ fn configuration_problems(docs: &[Yaml], compose: &Yaml) -> Vec<String> {
             } else {
                 vec![source.to_owned()]
             };
-            for file in files {
+            // promtool's unit tests of the rules (prometheus-rules/tests/)
+            // ride along in compose's folder mount, but Prometheus loads
+            // only rules/*.yaml: they are no configuration to copy.
+            for file in files.into_iter().filter(|file| !file.contains("/tests/")) {
                 let inside = format!("{target}{}", &file[source.len()..]);
                 let wanted = repo.text(&file).unwrap();
                 match file_in_pod(docs, workload, &inside) {

@@ -74,7 +74,7 @@ fn queries() -> Vec<String> {
             }
         }
     }
-    for file in repo.files_under("prometheus-rules").unwrap() {
+    for file in stack_check::queries::rule_files(&repo).unwrap() {
         let rules = repo.yaml(&file).unwrap();
         for group in rules
             .at("groups")
