@@ -916,11 +916,13 @@ fn a_variable_missing_changed_or_added_is_caught() {
     let mut docs = rendered();
     remove_env(find_mut(&mut docs, "Deployment", "users"), "NATS_URL");
     let gateway = find_mut(&mut docs, "Deployment", "gateway");
-    set(
-        gateway,
-        "spec.template.spec.containers.0.env.5.value",
-        "http://users.example:8081".into(),
-    );
+    let users_url = step_mut(gateway, "spec.template.spec.containers.0.env")
+        .as_sequence_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|variable| variable.str_at("name") == Some("USERS_URL"))
+        .unwrap();
+    set(users_url, "value", "http://users.example:8081".into());
     remove_env(
         find_mut(&mut docs, "StatefulSet", "postgres"),
         "POSTGRES_PASSWORD",
