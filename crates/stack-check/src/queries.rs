@@ -65,7 +65,8 @@ pub fn all(repo: &Repo) -> anyhow::Result<Vec<Query>> {
     Ok(queries)
 }
 
-/// The Prometheus targets of every dashboard panel.
+/// The Prometheus targets of every dashboard panel (a Loki target has an
+/// `expr` too: its data source tells them apart).
 ///
 /// # Errors
 ///
@@ -76,9 +77,16 @@ pub fn panels(repo: &Repo) -> anyhow::Result<Vec<Query>> {
         let dashboard: Json = repo.json(&file)?;
         for panel in dashboard["panels"].as_array().into_iter().flatten() {
             for target in panel["targets"].as_array().into_iter().flatten() {
+                let source = match &target["datasource"] {
+                    Json::Null => &panel["datasource"],
+                    own => own,
+                };
                 let Some(expr) = target["expr"].as_str() else {
                     continue;
                 };
+                if source["type"] != "prometheus" {
+                    continue;
+                }
                 queries.push(Query {
                     origin: Origin::Panel {
                         id: panel["id"].as_u64().unwrap_or_default(),
