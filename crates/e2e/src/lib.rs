@@ -53,6 +53,7 @@ pub mod otlp;
 pub mod process_stats;
 pub mod suite;
 pub mod tcp_proxy;
+pub mod tls;
 pub mod trace_tree;
 
 pub use broken_collector::{BrokenCollector, Failure};
@@ -62,7 +63,7 @@ pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Stat
 pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;
 pub use process_stats::ProcessStats;
-pub use suite::{Service, Suite, SuiteOptions, binary, example};
+pub use suite::{Service, Suite, SuiteOptions, binary, consumer, example};
 pub use tcp_proxy::TcpProxy;
 pub use trace_tree::TraceTree;
 

@@ -150,6 +150,8 @@ type Shared = Arc<Mutex<Store>>;
 /// so it works the same from sync code and from any test's runtime, and it
 /// stops when dropped.
 pub struct OtlpReceiver {
+    /// `http`, or `https` for a receiver started with TLS.
+    scheme: &'static str,
     address: SocketAddr,
     grpc_address: SocketAddr,
     store: Shared,
@@ -160,16 +162,23 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Binds `127.0.0.1:0` and starts serving.
     pub fn start() -> anyhow::Result<Self> {
-        Self::serve(false)
+        Self::serve(false, None)
     }
 
     /// A receiver that decodes and counts what it gets, and keeps nothing:
     /// a collector that never falls behind, for benchmarks.
     pub fn start_discarding() -> anyhow::Result<Self> {
-        Self::serve(true)
+        Self::serve(true, None)
     }
 
-    fn serve(discard: bool) -> anyhow::Result<Self> {
+    /// A receiver whose OTLP/HTTP side speaks only `https`, with `tls`:
+    /// its [`endpoint`](Self::endpoint) is `https://localhost:PORT`.
+    pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> anyhow::Result<Self> {
+        Self::serve(false, Some(tls))
+    }
+
+    fn serve(discard: bool, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<Self> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -213,8 +222,17 @@ impl OtlpReceiver {
                 runtime.block_on(async {
                     // No graceful shutdown: exporters hold keep-alive
                     // connections, and the runtime's drop ends them at once.
+                    let http = async move {
+                        match tls {
+                            Some(tls) => {
+                                crate::tls::accept_tls(listener, router, tls).await;
+                                Ok(())
+                            }
+                            None => axum::serve(listener, router).await,
+                        }
+                    };
                     tokio::select! {
-                        result = axum::serve(listener, router) => {
+                        result = http => {
                             if let Err(error) = result {
                                 eprintln!("otlp receiver stopped: {error}");
                             }
@@ -230,6 +248,7 @@ impl OtlpReceiver {
             })?;
 
         Ok(Self {
+            scheme,
             address,
             grpc_address,
             store,
@@ -238,9 +257,13 @@ impl OtlpReceiver {
         })
     }
 
-    /// The base URL for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`.
+    /// The base URL for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`,
+    /// or `https://localhost:PORT` (the name its certificate has).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        match self.scheme {
+            "https" => format!("https://localhost:{}", self.address.port()),
+            _ => format!("http://{}", self.address),
+        }
     }
 
     /// The same receiver over OTLP/gRPC, for

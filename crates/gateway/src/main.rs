@@ -3,5 +3,5 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config: gateway::Config = platform::config();
-    platform::run("gateway", gateway::build(config)).await
+    platform::run("gateway", env!("CARGO_PKG_VERSION"), gateway::build(config)).await
 }

@@ -3,5 +3,10 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config: payments::Config = platform::config();
-    platform::run("payments", payments::build(config)).await
+    platform::run(
+        "payments",
+        env!("CARGO_PKG_VERSION"),
+        payments::build(config),
+    )
+    .await
 }

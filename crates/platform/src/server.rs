@@ -173,15 +173,22 @@ pub async fn shutdown_signal() {
 /// a bad `OTEL_*` value stops it), then the application, then serving until
 /// SIGTERM, then the telemetry flush. Every failure is one line on stderr
 /// and a non-zero exit. `orders`' `main.rs` spells the same steps out.
-pub async fn run(service: &str, build: impl Future<Output = anyhow::Result<Server>>) -> ExitCode {
-    let telemetry = match telemetry::init(service) {
+/// `version` is the service's own (`env!("CARGO_PKG_VERSION")`).
+pub async fn run(
+    service: &str,
+    version: &str,
+    build: impl Future<Output = anyhow::Result<Server>>,
+) -> ExitCode {
+    let telemetry = match telemetry::init(service, version) {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
     };
-    let served = serve(service, build).await;
+    // Boxed: a service's whole application is a large future, and `main`
+    // need not carry it on its stack.
+    let served = Box::pin(serve(service, build)).await;
     telemetry.shutdown();
     served
 }

@@ -60,3 +60,26 @@ fn a_link_out_of_the_repository_is_caught() {
     let broken = broken_links(&Repo::default(), "README.md", markdown);
     assert_eq!(broken, ["../shared/CONTRACT.md", "../shared/CONTRACT.md"]);
 }
+
+/// The README's dependency block is `examples/consumer`'s, which the e2e
+/// tests build and run: a reader who copies it gets a service that compiles.
+#[test]
+fn the_readmes_dependency_block_is_the_consumers() {
+    let repo = Repo::default();
+    let readme = repo.text("README.md").unwrap();
+    let section = readme
+        .split("## Use it in your service")
+        .nth(1)
+        .expect("a section named Use it in your service");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in it");
+    let manifest = repo.text("examples/consumer/Cargo.toml").unwrap();
+    let dependencies = manifest
+        .split_once("[dependencies]\n")
+        .map(|(_, rest)| format!("[dependencies]\n{}", rest.split("\n[").next().unwrap()))
+        .expect("a [dependencies] table");
+    assert_eq!(block.trim(), dependencies.trim());
+}

@@ -18,7 +18,7 @@ use axum::{
     middleware,
     routing::get,
 };
-use telemetry::db::{Database, Statement};
+use service_telemetry::db::{Database, Statement};
 
 /// Every statement names its operation and table: its span's name.
 const DATABASES: Statement =
@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let env =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     // 1. Telemetry first, from the OTEL_* variables: traces, metrics, logs.
-    let telemetry = telemetry::init("axum-example")?;
+    let telemetry = service_telemetry::init("axum-example", env!("CARGO_PKG_VERSION"))?;
     // 2. What the route needs: a traced pool and the traced client.
     let app = App {
         db: Database::connect(&env(
@@ -59,14 +59,16 @@ async fn main() -> anyhow::Result<()> {
             "postgres://postgres:postgres@localhost:5432/postgres",
         ))
         .await?,
-        http: telemetry::http_client::client(Duration::from_secs(5)),
+        http: service_telemetry::http_client::client(Duration::from_secs(5)),
         upstream: env("UPSTREAM_URL", "http://localhost:8080/healthz"),
     };
     // 3. The middleware makes each request a SERVER span (after routing, so
     //    the span is named by the route) and answers with `traceresponse`.
     let router = Router::new()
         .route("/hello/{name}", get(hello))
-        .layer(middleware::from_fn(telemetry::http_server::trace_requests))
+        .layer(middleware::from_fn(
+            service_telemetry::http_server::trace_requests,
+        ))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(env("LISTEN_ADDR", "127.0.0.1:3000")).await?;
     let address = listener.local_addr()?;

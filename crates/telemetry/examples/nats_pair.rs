@@ -8,7 +8,7 @@
 //! ```
 
 use anyhow::Context;
-use telemetry::messaging::{self, Destination};
+use service_telemetry::messaging::{self, Destination};
 use tokio_stream::StreamExt;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -19,7 +19,7 @@ const MESSAGE_ID: &str = "msg_example_1";
 async fn main() -> anyhow::Result<()> {
     let env =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    let telemetry = telemetry::init("nats-example")?;
+    let telemetry = service_telemetry::init("nats-example", env!("CARGO_PKG_VERSION"))?;
     let url: url::Url = env("NATS_URL", "nats://127.0.0.1:4222").parse()?;
     let subject = env("SUBJECT", "example.greetings");
     let destination = Destination::new(&subject, &url);

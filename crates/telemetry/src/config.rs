@@ -5,11 +5,11 @@
 //! a typo is worse than one that refuses to start, so every variable is parsed
 //! here and a bad value is an error that names it.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{collections::HashMap, fmt, path::Path, time::Duration};
 
 use url::Url;
 
-/// Where one signal (traces or logs) is exported.
+/// Where one signal (traces, metrics or logs) is exported.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpTarget {
     /// `http/protobuf` or `grpc`.
@@ -17,6 +17,23 @@ pub struct OtlpTarget {
     /// The full URL the exporter posts to: for `http/protobuf` it ends in
     /// `/v1/traces` or `/v1/logs` unless a signal-specific variable set it.
     pub endpoint: Url,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`: how long one export may take.
+    pub timeout: Duration,
+    /// The certificate and client identity files, already read.
+    pub tls: TlsFiles,
+}
+
+/// Extra trust and a client identity for an `https` endpoint, as the OTLP
+/// exporter variables name them: the PEM files' contents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`: certificates to trust besides the
+    /// platform's roots.
+    pub certificate: Option<Vec<u8>>,
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and
+    /// `OTEL_EXPORTER_OTLP_CLIENT_KEY`: the client's chain and key, for
+    /// mutual TLS.
+    pub client_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// `OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants.
@@ -102,6 +119,9 @@ pub enum LogFormat {
 pub struct TelemetryConfig {
     /// `service.name` of the resource.
     pub service_name: String,
+    /// `service.version` of the resource, unless `OTEL_RESOURCE_ATTRIBUTES`
+    /// gives one: the service's own version, which only its code knows.
+    pub service_version: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, already percent-decoded.
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_SDK_DISABLED=true`: spans still get ids (logs keep their
@@ -172,6 +192,7 @@ impl TelemetryConfig {
 
         Ok(Self {
             service_name,
+            service_version: None,
             resource_attributes,
             sdk_disabled: env.parse_or("OTEL_SDK_DISABLED", false, parse_bool)?,
             sampler: parse_sampler(&env)?,
@@ -330,30 +351,38 @@ fn parse_endpoint(value: &str) -> Result<Url, String> {
     }
 }
 
-/// The variables and path of one signal.
+/// The variables and path of one signal: each of its variables wins over
+/// the generic `OTEL_EXPORTER_OTLP_*` one.
 struct Signal {
     protocol_var: &'static str,
     endpoint_var: &'static str,
+    timeout_var: &'static str,
+    certificate_var: &'static str,
+    client_certificate_var: &'static str,
+    client_key_var: &'static str,
     http_path: &'static str,
 }
 
-const TRACES: Signal = Signal {
-    protocol_var: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    endpoint_var: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    http_path: "/v1/traces",
-};
+macro_rules! signal {
+    ($signal:literal, $path:literal) => {
+        Signal {
+            protocol_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_PROTOCOL"),
+            endpoint_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_ENDPOINT"),
+            timeout_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_TIMEOUT"),
+            certificate_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CERTIFICATE"),
+            client_certificate_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CLIENT_CERTIFICATE"),
+            client_key_var: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CLIENT_KEY"),
+            http_path: $path,
+        }
+    };
+}
 
-const LOGS: Signal = Signal {
-    protocol_var: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-    endpoint_var: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    http_path: "/v1/logs",
-};
+const TRACES: Signal = signal!("TRACES", "/v1/traces");
+const LOGS: Signal = signal!("LOGS", "/v1/logs");
+const METRICS: Signal = signal!("METRICS", "/v1/metrics");
 
-const METRICS: Signal = Signal {
-    protocol_var: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-    endpoint_var: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    http_path: "/v1/metrics",
-};
+/// The specification's default export timeout.
+const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn metrics_config(env: &Env) -> Result<MetricsConfig, ConfigError> {
     Ok(MetricsConfig {
@@ -366,14 +395,7 @@ fn metrics_config(env: &Env) -> Result<MetricsConfig, ConfigError> {
         interval: env.parse_or(
             "OTEL_METRIC_EXPORT_INTERVAL",
             Duration::from_mins(1),
-            |value| {
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|millis| *millis > 0)
-                    .map(Duration::from_millis)
-                    .ok_or_else(|| "expected a positive number of milliseconds".to_owned())
-            },
+            parse_millis,
         )?,
         temporality: env.parse_or(
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
@@ -398,11 +420,24 @@ fn otlp_target(env: &Env, signal: &Signal) -> Result<OtlpTarget, ConfigError> {
         parse_protocol,
     )?;
     let protocol = env.parse_or(signal.protocol_var, generic_protocol, parse_protocol)?;
+    let timeout = env.parse_or(
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        DEFAULT_EXPORT_TIMEOUT,
+        parse_millis,
+    )?;
+    let timeout = env.parse_or(signal.timeout_var, timeout, parse_millis)?;
+    let tls = tls_files(env, signal)?;
+    let target = |endpoint| OtlpTarget {
+        protocol,
+        endpoint,
+        timeout,
+        tls: tls.clone(),
+    };
 
     if let Some(value) = env.get(signal.endpoint_var) {
         let endpoint = parse_endpoint(value)
             .map_err(|reason| Env::error(signal.endpoint_var, value, reason))?;
-        return Ok(OtlpTarget { protocol, endpoint });
+        return Ok(target(endpoint));
     }
     let base = match env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Some(value) => parse_endpoint(value)
@@ -413,11 +448,57 @@ fn otlp_target(env: &Env, signal: &Signal) -> Result<OtlpTarget, ConfigError> {
         })
         .map_err(|reason| Env::error("OTEL_EXPORTER_OTLP_ENDPOINT", "", reason))?,
     };
-    let endpoint = match protocol {
+    Ok(target(match protocol {
         Protocol::Grpc => base,
         Protocol::HttpProtobuf => append_path(&base, signal.http_path),
+    }))
+}
+
+fn parse_millis(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|millis| *millis > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| "expected a positive number of milliseconds".to_owned())
+}
+
+/// The certificate and client identity of a signal, read now, so a missing
+/// file stops the service at start with the variable's name.
+fn tls_files(env: &Env, signal: &Signal) -> Result<TlsFiles, ConfigError> {
+    // The signal's variable, else the generic one.
+    let read = |signal_var: &'static str, generic_var: &'static str| {
+        let Some((variable, path)) = [signal_var, generic_var]
+            .into_iter()
+            .find_map(|variable| env.get(variable).map(|path| (variable, path)))
+        else {
+            return Ok(None);
+        };
+        std::fs::read(Path::new(path))
+            .map(Some)
+            .map_err(|error| Env::error(variable, path, format!("cannot read it: {error}")))
     };
-    Ok(OtlpTarget { protocol, endpoint })
+    let certificate = read(signal.certificate_var, "OTEL_EXPORTER_OTLP_CERTIFICATE")?;
+    let client_certificate = read(
+        signal.client_certificate_var,
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    )?;
+    let client_key = read(signal.client_key_var, "OTEL_EXPORTER_OTLP_CLIENT_KEY")?;
+    let client_identity = match (client_certificate, client_key) {
+        (Some(chain), Some(key)) => Some((chain, key)),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Env::error(
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                "",
+                "a client certificate and a client key go together: set both or neither",
+            ));
+        }
+    };
+    Ok(TlsFiles {
+        certificate,
+        client_identity,
+    })
 }
 
 fn append_path(base: &Url, path: &str) -> Url {

@@ -252,6 +252,16 @@ pub struct Peer {
     database: String,
 }
 
+/// Why [`Database::connect`] failed, with the address it tried.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to Postgres at {address}: {reason}")]
+pub struct ConnectError {
+    /// `host:port/database`.
+    pub address: String,
+    /// sqlx's error.
+    pub reason: sqlx::Error,
+}
+
 /// A pool of connections to one database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -261,9 +271,13 @@ pub struct Database {
 
 impl Database {
     /// Opens a pool to the database `url` names; every connection gets the
-    /// statement timeout.
-    pub async fn connect(url: &str) -> sqlx::Result<Self> {
-        let options: PgConnectOptions = url.parse()?;
+    /// statement timeout. `sslmode` in the URL asks for TLS (the `tls`
+    /// feature): `require`, or `verify-full` against the platform's roots.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let options: PgConnectOptions = url.parse().map_err(|reason| ConnectError {
+            address: "the URL given".to_owned(),
+            reason,
+        })?;
         let options = options.options([(
             "statement_timeout",
             STATEMENT_TIMEOUT.as_millis().to_string(),
@@ -273,12 +287,28 @@ impl Database {
             port: options.get_port(),
             database: options.get_database().unwrap_or_default().to_owned(),
         };
-        let pool = PgPoolOptions::new()
+        let pool = match PgPoolOptions::new()
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .before_acquire(ping_if_idle)
-            .connect_with(options)
-            .await?;
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => pool,
+            Err(error) => {
+                // The pool says only that it timed out; one connection of
+                // its own says why (refused, a password, TLS).
+                let reason =
+                    match <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await {
+                        Err(reason) => reason,
+                        Ok(_) => error,
+                    };
+                return Err(ConnectError {
+                    address: format!("{}:{}/{}", peer.address, peer.port, peer.database),
+                    reason,
+                });
+            }
+        };
         Ok(Self {
             pool,
             peer: Arc::new(peer),

@@ -17,28 +17,37 @@ use opentelemetry::{KeyValue, global};
 use opentelemetry_http::HeaderInjector;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use reqwest::{Request, Response};
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use reqwest_middleware::{ClientBuilder, Middleware, Next};
 use reqwest_tracing::{ReqwestOtelSpanBackend, TracingMiddleware};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::http_method_name as method_name;
 
-pub use reqwest_middleware::{Error, Result};
+/// The client's type and errors, and reqwest itself, at the versions the
+/// client is built with: a service names them from here.
+pub use reqwest;
+pub use reqwest_middleware::{ClientWithMiddleware, Error, Result};
 
 /// A client whose every request is a CLIENT span that carries the trace to
 /// the callee. `timeout` bounds each whole request; a service should never
-/// wait on a dependency forever.
+/// wait on a dependency forever. With the `tls` feature it speaks `https`,
+/// trusting the platform's roots.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the one place the untraced client is built"
+)]
 pub fn client(timeout: Duration) -> ClientWithMiddleware {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "this is the one place the untraced client is built"
-    )]
-    let inner = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(2)))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new());
+        .connect_timeout(timeout.min(Duration::from_secs(2)));
+    #[cfg(feature = "tls")]
+    let builder = match crate::tls::client_config(&crate::config::TlsFiles::default()) {
+        Ok(config) => builder.tls_backend_preconfigured(config),
+        // Only a bad certificate file can fail, and none is given here.
+        Err(_) => builder,
+    };
+    let inner = builder.build().unwrap_or_else(|_| reqwest::Client::new());
     ClientBuilder::new(inner)
         .with(TracingMiddleware::<SemconvClientSpan>::new())
         // After the tracing middleware, so the current span is the CLIENT

@@ -1,4 +1,5 @@
-//! `init()`: propagators, providers and the `tracing` subscriber, in one call.
+//! `init()`: propagators, providers and the `tracing` subscriber, in one
+//! call; [`Telemetry`] for the same in steps, with layers of your own.
 
 use std::time::Duration;
 
@@ -8,21 +9,32 @@ use opentelemetry::{
     trace::TracerProvider as _,
 };
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::{LogExporter, MetricExporter, SpanExporter, WithExportConfig};
+#[cfg(feature = "grpc")]
+use opentelemetry_otlp::WithTonicConfig;
+use opentelemetry_otlp::{
+    LogExporter, MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::{
     Resource,
     logs::SdkLoggerProvider,
     metrics::{PeriodicReader, SdkMeterProvider},
     propagation::{BaggagePropagator, TraceContextPropagator},
+    resource::TelemetryResourceDetector,
     trace::{Sampler as SdkSampler, SdkTracerProvider},
 };
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing::Subscriber;
+use tracing_subscriber::{
+    EnvFilter, Layer, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
+};
 
 use crate::{
     config::{
-        ConfigError, ExporterKind, LogFormat, Propagator, Protocol, Sampler, TelemetryConfig,
-        Temporality,
+        ConfigError, ExporterKind, LogFormat, OtlpTarget, Propagator, Protocol, Sampler,
+        TelemetryConfig, Temporality,
     },
+    export::{ExportThread, NamedExporter},
+    layers::{Events, LayerFilter},
     log_records, logs, span_events,
 };
 
@@ -42,17 +54,29 @@ pub enum InitError {
     /// `RUST_LOG` is not a valid filter.
     #[error("invalid RUST_LOG: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
-    /// An OTLP exporter could not be built from the configuration.
-    #[error("cannot build the OTLP exporter: {0}")]
-    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// An OTLP exporter could not be built for this endpoint.
+    #[error("cannot build the OTLP exporter for {endpoint}: {reason}")]
+    Exporter {
+        /// Where it would have exported.
+        endpoint: String,
+        /// Why it cannot.
+        reason: String,
+    },
+    /// The exporters' thread could not be started.
+    #[error("cannot start the OTLP export thread: {0}")]
+    ExportThread(#[from] std::io::Error),
     /// gRPC was asked for and not compiled in.
     #[error(
-        "OTEL_EXPORTER_OTLP_PROTOCOL=grpc, but this build has no gRPC exporter (the telemetry crate's `grpc` feature)"
+        "OTEL_EXPORTER_OTLP_PROTOCOL=grpc, but this build has no gRPC exporter (service-telemetry's `grpc` feature)"
     )]
     GrpcNotBuilt,
-    /// Another subscriber was installed first.
-    #[error("a global tracing subscriber is already installed: {0}")]
-    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+    /// Another subscriber was installed first. Nothing global was set:
+    /// build a [`Telemetry`], add [`Telemetry::layer`] to that subscriber
+    /// and call [`Telemetry::install`] instead.
+    #[error(
+        "a global tracing subscriber is already installed: add Telemetry::layer() to it and call Telemetry::install() instead of init"
+    )]
+    SubscriberExists,
 }
 
 /// Keeps the providers alive; shutting it down (or dropping it) exports what
@@ -64,6 +88,8 @@ pub struct TelemetryGuard {
     tracer_provider: SdkTracerProvider,
     meter_provider: Option<SdkMeterProvider>,
     logger_provider: Option<SdkLoggerProvider>,
+    // Dropped after the providers' shutdown: their last exports need it.
+    _export_thread: ExportThread,
 }
 
 impl TelemetryGuard {
@@ -104,82 +130,194 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Sets up tracing and logging for a service from the standard `OTEL_*`
-/// variables, `RUST_LOG` and `LOG_FORMAT`.
+/// Sets up traces, metrics and logs for a service from the standard
+/// `OTEL_*` variables, `RUST_LOG` and `LOG_FORMAT`, and installs the
+/// global `tracing` subscriber. Keep the guard until the service has
+/// stopped.
 ///
-/// Call it once, inside the Tokio runtime (the gRPC exporter's connection
-/// lives there), and keep the guard until the service has stopped.
-pub fn init(default_service_name: &str) -> Result<TelemetryGuard, InitError> {
-    init_with(&TelemetryConfig::from_env(default_service_name)?)
+/// `service_name` is the resource's `service.name` unless
+/// `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` names it;
+/// `service_version` is `service.version`, the service's own:
+/// `env!("CARGO_PKG_VERSION")`.
+///
+/// To add layers of your own, or keep your own subscriber, build a
+/// [`Telemetry`] instead.
+pub fn init(service_name: &str, service_version: &str) -> Result<TelemetryGuard, InitError> {
+    Telemetry::from_env(service_name, service_version)?.init()
 }
 
 /// [`init`] with an explicit configuration.
 pub fn init_with(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
-    let filter = EnvFilter::try_new(&config.log_filter)?;
-    global::set_text_map_propagator(propagator(&config.propagators));
+    Telemetry::new(config)?.init()
+}
 
-    let resource = resource(config);
-    let tracer_provider = tracer_provider(config, resource.clone())?;
-    let meter_provider = meter_provider(config, resource.clone())?;
-    let logger_provider = logger_provider(config, resource)?;
-    global::set_tracer_provider(tracer_provider.clone());
-    if let Some(meter_provider) = &meter_provider {
-        global::set_meter_provider(meter_provider.clone());
+/// The providers and the subscriber's layers, built and not yet installed:
+/// for a service that adds layers of its own or keeps its own subscriber.
+///
+/// ```no_run
+/// use service_telemetry::{Telemetry, tracing_subscriber::{self, prelude::*}};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let telemetry = Telemetry::from_env("my-service", env!("CARGO_PKG_VERSION"))?;
+/// tracing_subscriber::registry()
+///     .with(telemetry.layer())
+///     // Your own layers and filters: this one sees only warnings.
+///     .with(tracing_subscriber::fmt::layer().with_filter(
+///         tracing_subscriber::filter::LevelFilter::WARN,
+///     ))
+///     .try_init()?;
+/// let _guard = telemetry.install();
+/// # Ok(())
+/// # }
+/// ```
+pub struct Telemetry {
+    config: TelemetryConfig,
+    tracer_provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
+    logger_provider: Option<SdkLoggerProvider>,
+    export_thread: ExportThread,
+}
+
+impl Telemetry {
+    /// Reads the configuration from the environment and builds the
+    /// providers; see [`init`] for the arguments.
+    pub fn from_env(service_name: &str, service_version: &str) -> Result<Self, InitError> {
+        let mut config = TelemetryConfig::from_env(service_name)?;
+        config.service_version = Some(service_version.to_owned());
+        Self::new(&config)
     }
 
-    let tracer = tracer_provider.tracer("telemetry");
-    let otel_traces = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        // Thread, code-location, target and busy/idle attributes on every
-        // span are noise in a trace view and cost on every request.
-        .with_threads(false)
-        .with_location(false)
-        .with_target(false)
-        .with_tracked_inactivity(false)
-        // Not on every poll of every instrumented future: log events make
-        // their span's context current themselves (`logs::InSpanContext`).
-        .with_context_activation(false);
-    // The OTLP log pipeline must not log about itself: an export failure
-    // would produce a log record to export, and so on.
-    // Boxed, not an `Option`: tracing-subscriber's layer for `Option<L>`
-    // does not pass `on_register_dispatch` on, which `InSpanContext` needs.
-    let otel_logs = match &logger_provider {
-        Some(provider) => logs::InSpanContext::new(OpenTelemetryTracingBridge::new(
-            &log_records::Conventional(provider.clone()),
-        ))
-        .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
-            !logs::is_transport_target(metadata.target())
-        }))
-        .boxed(),
-        None => tracing_subscriber::layer::Identity::new().boxed(),
-    };
-    let stdout = match config.log_format {
-        LogFormat::Json => logs::InSpanContext::new(
-            tracing_subscriber::fmt::layer()
-                .fmt_fields(logs::NoSpanFields)
-                .event_format(logs::JsonWithTraceContext),
-        )
-        .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),
-    };
+    /// Builds the providers for `config`. Nothing global is set yet.
+    pub fn new(config: &TelemetryConfig) -> Result<Self, InitError> {
+        // Parsed now, so a bad RUST_LOG stops the service before anything.
+        EnvFilter::try_new(&config.log_filter)?;
+        // The process's default TLS provider, for any reqwest client built
+        // without a configuration of its own (the browser route's, a
+        // service's): the crate's stack. One already installed stays.
+        #[cfg(feature = "tls")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let export_thread = ExportThread::start()?;
+        let resource = resource(config);
+        Ok(Self {
+            tracer_provider: tracer_provider(config, resource.clone(), &export_thread)?,
+            meter_provider: meter_provider(config, resource.clone(), &export_thread)?,
+            logger_provider: logger_provider(config, resource, &export_thread)?,
+            config: config.clone(),
+            export_thread,
+        })
+    }
 
-    // Order matters: layers are asked about an event from the last added to
-    // the first, and nothing but the global filter may come after (below)
-    // the OpenTelemetry layer's `NoEvents` (see there).
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(otel_traces.with_filter(span_events::NoEvents))
-        .with(span_events::DeliberateSpanEvents::default())
-        .with(logs::SdkNoiseLimiter::new(SDK_WARNING_INTERVAL))
-        .with(stdout)
-        .with(otel_logs)
-        .try_init()?;
+    /// The tracer provider, for a subscriber or SDK of your own.
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer_provider
+    }
 
-    Ok(TelemetryGuard {
-        tracer_provider,
-        meter_provider,
-        logger_provider,
-    })
+    /// The meter provider; `None` when metrics are not exported.
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.meter_provider.as_ref()
+    }
+
+    /// The logger provider; `None` when logs are not exported.
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.logger_provider.as_ref()
+    }
+
+    /// The crate's layers, each with its own filter: spans at INFO and
+    /// above to OpenTelemetry whatever `RUST_LOG` says, named events as span
+    /// events, log lines on stdout (`LOG_FORMAT`) and as OTLP log records
+    /// as `RUST_LOG` says. Add it to your subscriber as the first layer;
+    /// your own layers and filters go on top, and no global filter is
+    /// needed (one would decide what is traced again).
+    pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'lookup> LookupSpan<'lookup> + Send + Sync,
+    {
+        let config = &self.config;
+        // Parsed in `new` already.
+        let log_filter = || EnvFilter::try_new(&config.log_filter).unwrap_or_default();
+        let tracer = self.tracer_provider.tracer("service-telemetry");
+        let spans = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            // Thread, code-location, target and busy/idle attributes on
+            // every span are noise in a trace view and cost on every request.
+            .with_threads(false)
+            .with_location(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            // Not on every poll of every instrumented future: log events
+            // make their span's context current themselves
+            // (`logs::InSpanContext`).
+            .with_context_activation(false)
+            .with_filter(LayerFilter(Events::None));
+        // Boxed, not an `Option`: tracing-subscriber's layer for `Option<L>`
+        // does not pass `on_register_dispatch` on, which `InSpanContext` needs.
+        let otlp_logs = match &self.logger_provider {
+            Some(provider) => logs::InSpanContext::new(OpenTelemetryTracingBridge::new(
+                &log_records::Conventional(provider.clone()),
+            ))
+            .with_filter(LayerFilter(Events::LoggedButExporters(log_filter())))
+            .boxed(),
+            None => tracing_subscriber::layer::Identity::new().boxed(),
+        };
+        let stdout = match config.log_format {
+            LogFormat::Json => logs::InSpanContext::new(
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(logs::NoSpanFields)
+                    .event_format(logs::JsonWithTraceContext),
+            )
+            .boxed(),
+            LogFormat::Pretty => tracing_subscriber::fmt::layer().pretty().boxed(),
+        }
+        .with_filter(LayerFilter(Events::Logged(log_filter())));
+
+        spans
+            .and_then(
+                span_events::DeliberateSpanEvents::default()
+                    .with_filter(LayerFilter(Events::Named)),
+            )
+            .and_then(
+                logs::SdkNoiseLimiter::new(SDK_WARNING_INTERVAL)
+                    .with_filter(LayerFilter(Events::SdkWarnings)),
+            )
+            .and_then(stdout)
+            .and_then(otlp_logs)
+    }
+
+    /// Sets the global propagators and providers (for the traced clients,
+    /// `global::meter`, and spans made through `opentelemetry` directly)
+    /// and hands back the guard that flushes them. The subscriber is
+    /// yours: add [`layer`](Self::layer) to it first.
+    pub fn install(self) -> TelemetryGuard {
+        global::set_text_map_propagator(propagator(&self.config.propagators));
+        global::set_tracer_provider(self.tracer_provider.clone());
+        if let Some(meter_provider) = &self.meter_provider {
+            global::set_meter_provider(meter_provider.clone());
+        }
+        TelemetryGuard {
+            tracer_provider: self.tracer_provider,
+            meter_provider: self.meter_provider,
+            logger_provider: self.logger_provider,
+            _export_thread: self.export_thread,
+        }
+    }
+
+    /// Installs a subscriber made of [`layer`](Self::layer) as the global
+    /// default, then [`install`](Self::install)s the providers. Fails,
+    /// having set nothing global, if a subscriber is already installed.
+    pub fn init(self) -> Result<TelemetryGuard, InitError> {
+        if tracing::dispatcher::has_been_set() {
+            return Err(InitError::SubscriberExists);
+        }
+        let layer = self.layer();
+        // The providers first: the SDK's "global provider set" lines are
+        // for nobody's terminal.
+        let guard = self.install();
+        tracing_subscriber::registry()
+            .with(layer)
+            .try_init()
+            .map_err(|_| InitError::SubscriberExists)?;
+        Ok(guard)
+    }
 }
 
 fn propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
@@ -195,8 +333,23 @@ fn propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(propagators)
 }
 
+/// The resource as the SDK specification and the conventions want it:
+/// `telemetry.sdk.*`, the service's version and a `service.instance.id`
+/// of its own for each process (a random UUID, as the conventions advise,
+/// so two replicas are two series), then what `OTEL_RESOURCE_ATTRIBUTES`
+/// says, which wins (a platform may name the instance itself), and the
+/// service's name by the specification's precedence.
 fn resource(config: &TelemetryConfig) -> Resource {
+    let mut defaults = vec![KeyValue::new(
+        semconv::SERVICE_INSTANCE_ID,
+        uuid::Uuid::new_v4().to_string(),
+    )];
+    if let Some(version) = &config.service_version {
+        defaults.push(KeyValue::new(semconv::SERVICE_VERSION, version.clone()));
+    }
     Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(defaults)
         .with_attributes(
             config
                 .resource_attributes
@@ -210,6 +363,7 @@ fn resource(config: &TelemetryConfig) -> Resource {
 fn tracer_provider(
     config: &TelemetryConfig,
     resource: Resource,
+    export_thread: &ExportThread,
 ) -> Result<SdkTracerProvider, InitError> {
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
@@ -219,7 +373,9 @@ fn tracer_provider(
     if !config.sdk_disabled {
         for exporter in &config.span_exporters {
             builder = match exporter {
-                ExporterKind::Otlp => builder.with_batch_exporter(span_exporter(config)?),
+                ExporterKind::Otlp => {
+                    builder.with_batch_exporter(span_exporter(&config.traces, export_thread)?)
+                }
                 ExporterKind::Console => {
                     builder.with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
                 }
@@ -240,6 +396,7 @@ fn tracer_provider(
 fn meter_provider(
     config: &TelemetryConfig,
     resource: Resource,
+    export_thread: &ExportThread,
 ) -> Result<Option<SdkMeterProvider>, InitError> {
     let metrics = &config.metrics;
     if config.sdk_disabled || metrics.exporters.is_empty() {
@@ -249,7 +406,7 @@ fn meter_provider(
     for exporter in &metrics.exporters {
         builder = match exporter {
             ExporterKind::Otlp => builder.with_reader(
-                PeriodicReader::builder(metric_exporter(config)?)
+                PeriodicReader::builder(metric_exporter(config, export_thread)?)
                     .with_interval(metrics.interval)
                     .build(),
             ),
@@ -263,76 +420,112 @@ fn meter_provider(
     Ok(Some(builder.build()))
 }
 
-fn metric_exporter(config: &TelemetryConfig) -> Result<MetricExporter, InitError> {
-    let target = &config.metrics.otlp;
+fn logger_provider(
+    config: &TelemetryConfig,
+    resource: Resource,
+    export_thread: &ExportThread,
+) -> Result<Option<SdkLoggerProvider>, InitError> {
+    let Some(target) = config.logs.as_ref().filter(|_| !config.sdk_disabled) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        SdkLoggerProvider::builder()
+            .with_resource(resource)
+            .with_batch_exporter(log_exporter(target, export_thread)?)
+            .build(),
+    ))
+}
+
+/// Builds one signal's OTLP exporter for `target`: over HTTP with the
+/// export thread's client, over gRPC with a channel on the export thread.
+/// The upstream builders read `OTEL_EXPORTER_OTLP_HEADERS` and the
+/// compression variables themselves.
+macro_rules! otlp_exporter {
+    ($exporter:ty, $signal:literal, $target:expr, $export_thread:expr $(, $with:ident($arg:expr))?) => {{
+        let target: &OtlpTarget = $target;
+        let export_thread: &ExportThread = $export_thread;
+        let failed = |reason: String| InitError::Exporter {
+            endpoint: target.endpoint.to_string(),
+            reason,
+        };
+        match target.protocol {
+            Protocol::HttpProtobuf => {
+                let transport = export_thread.http_client(target).map_err(failed)?;
+                let last_failure = transport.last_failure();
+                let exporter = <$exporter>::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(target.endpoint.as_str())
+                    .with_timeout(target.timeout)
+                    .with_http_client(transport)
+                    $(.$with($arg))?
+                    .build()
+                    .map_err(|error| failed(error.to_string()))?;
+                NamedExporter::new(exporter, $signal, target, Some(last_failure))
+            }
+            #[cfg(feature = "grpc")]
+            Protocol::Grpc => {
+                let _on_export_thread = export_thread.enter();
+                let exporter = <$exporter>::builder()
+                    .with_tonic()
+                    .with_endpoint(target.endpoint.as_str())
+                    .with_timeout(target.timeout)
+                    .with_tls_config(grpc_tls(target))
+                    $(.$with($arg))?
+                    .build()
+                    .map_err(|error| failed(error.to_string()))?;
+                NamedExporter::new(exporter, $signal, target, None)
+            }
+            #[cfg(not(feature = "grpc"))]
+            Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
+        }
+    }};
+}
+
+fn span_exporter(
+    target: &OtlpTarget,
+    export_thread: &ExportThread,
+) -> Result<NamedExporter<SpanExporter>, InitError> {
+    Ok(otlp_exporter!(SpanExporter, "spans", target, export_thread))
+}
+
+fn log_exporter(
+    target: &OtlpTarget,
+    export_thread: &ExportThread,
+) -> Result<NamedExporter<LogExporter>, InitError> {
+    Ok(otlp_exporter!(LogExporter, "logs", target, export_thread))
+}
+
+fn metric_exporter(
+    config: &TelemetryConfig,
+    export_thread: &ExportThread,
+) -> Result<NamedExporter<MetricExporter>, InitError> {
     let temporality = match config.metrics.temporality {
         Temporality::Cumulative => opentelemetry_sdk::metrics::Temporality::Cumulative,
         Temporality::Delta => opentelemetry_sdk::metrics::Temporality::Delta,
         Temporality::LowMemory => opentelemetry_sdk::metrics::Temporality::LowMemory,
     };
-    Ok(match target.protocol {
-        Protocol::HttpProtobuf => MetricExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(target.endpoint.as_str())
-            .with_temporality(temporality)
-            .build()?,
-        #[cfg(feature = "grpc")]
-        Protocol::Grpc => MetricExporter::builder()
-            .with_tonic()
-            .with_endpoint(target.endpoint.as_str())
-            .with_temporality(temporality)
-            .build()?,
-        #[cfg(not(feature = "grpc"))]
-        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
-    })
-}
-
-fn logger_provider(
-    config: &TelemetryConfig,
-    resource: Resource,
-) -> Result<Option<SdkLoggerProvider>, InitError> {
-    let Some(target) = config.logs.as_ref().filter(|_| !config.sdk_disabled) else {
-        return Ok(None);
-    };
-    let exporter = match target.protocol {
-        Protocol::HttpProtobuf => LogExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(target.endpoint.as_str())
-            .build()?,
-        #[cfg(feature = "grpc")]
-        Protocol::Grpc => LogExporter::builder()
-            .with_tonic()
-            .with_endpoint(target.endpoint.as_str())
-            .build()?,
-        #[cfg(not(feature = "grpc"))]
-        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
-    };
-    Ok(Some(
-        SdkLoggerProvider::builder()
-            .with_resource(resource)
-            .with_batch_exporter(exporter)
-            .build(),
+    Ok(otlp_exporter!(
+        MetricExporter,
+        "metrics",
+        &config.metrics.otlp,
+        export_thread,
+        with_temporality(temporality)
     ))
 }
 
-fn span_exporter(config: &TelemetryConfig) -> Result<SpanExporter, InitError> {
-    let target = &config.traces;
-    Ok(match target.protocol {
-        Protocol::HttpProtobuf => SpanExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(target.endpoint.as_str())
-            .build()?,
-        #[cfg(feature = "grpc")]
-        Protocol::Grpc => SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(target.endpoint.as_str())
-            .build()?,
-        #[cfg(not(feature = "grpc"))]
-        Protocol::Grpc => return Err(InitError::GrpcNotBuilt),
-    })
+/// The gRPC channel's TLS: the platform's roots and the target's files,
+/// used only for an `https` endpoint.
+#[cfg(feature = "grpc")]
+fn grpc_tls(target: &OtlpTarget) -> tonic::transport::ClientTlsConfig {
+    let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+    if let Some(pem) = &target.tls.certificate {
+        tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+    }
+    if let Some((chain, key)) = &target.tls.client_identity {
+        tls = tls.identity(tonic::transport::Identity::from_pem(chain, key));
+    }
+    tls
 }
 
 fn sampler(sampler: Sampler) -> SdkSampler {

@@ -9,6 +9,7 @@
 //! use std::time::Duration;
 //!
 //! use axum::{Router, middleware, routing::get};
+//! use service_telemetry as telemetry;
 //! use telemetry::db::{Database, Statement};
 //!
 //! /// A statement names its operation and table: its span's name.
@@ -17,7 +18,7 @@
 //!
 //! # async fn service() -> anyhow::Result<()> {
 //! // 1. Providers, propagators and the subscriber, from OTEL_* and RUST_LOG.
-//! let telemetry = telemetry::init("users")?;
+//! let telemetry = telemetry::init("users", env!("CARGO_PKG_VERSION"))?;
 //! // 2. A CLIENT span and a duration metric per statement.
 //! let db = Database::connect("postgres://postgres:postgres@localhost/users").await?;
 //! let user: Option<(String,)> =
@@ -37,8 +38,18 @@
 //! ```
 //!
 //! Each integration is a cargo feature (`axum`, `reqwest`, `sqlx`, `nats`,
-//! `grpc`, `browser`), all on by default; `examples/axum_service.rs` is the above as
+//! `grpc`, `browser`), all on by default with `tls`; `examples/axum_service.rs` is the above as
 //! a program, run by the end-to-end tests.
+//!
+//! `RUST_LOG` decides what is logged, never what is traced: spans at INFO
+//! and above are always made and propagated. A service with layers of its
+//! own, or a subscriber of its own, builds a [`Telemetry`] instead of
+//! calling [`init()`].
+//!
+//! The crate re-exports what a service names besides it: [`tracing`],
+//! [`tracing_subscriber`], and the OpenTelemetry crates at the one
+//! version it is built on ([`opentelemetry`], [`opentelemetry_sdk`]), so a
+//! second version cannot slip in.
 //!
 //! # Layout
 //!
@@ -46,7 +57,10 @@
 //!   the variable.
 //! - [`init`](mod@init): `init()` → [`TelemetryGuard`]: propagators, tracer,
 //!   meter and logger providers, the `tracing` subscriber; the guard
-//!   flushes on drop.
+//!   flushes on drop. [`Telemetry`]: the same in steps.
+//! - `layers`: what each layer of the subscriber is given.
+//! - `export`: the exporters' own thread and HTTP client, with TLS
+//!   (`tls`), and errors that name the endpoint.
 //! - [`metrics`]: the conventions' instruments, recorded where the spans
 //!   are made, and [`metrics::meter`] for a service's own.
 //! - [`http_server`]: the axum middleware that makes SERVER spans and
@@ -65,31 +79,47 @@
 //!   (only named ones: the suite's registry, `semconv/`, defines them).
 
 #![warn(missing_docs)]
+// docs.rs labels each item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "browser")]
+#[cfg_attr(docsrs, doc(cfg(feature = "browser")))]
 pub mod browser;
 pub mod config;
 #[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub mod db;
+mod export;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod http_client;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http_server;
 pub mod init;
+mod layers;
 mod log_records;
 mod logs;
 #[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod messaging;
 pub mod metrics;
 pub mod propagation;
 mod span_events;
+#[cfg(feature = "tls")]
+mod tls;
+
+pub use opentelemetry;
+pub use opentelemetry_sdk;
+pub use tracing;
+pub use tracing_subscriber;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-pub use init::{InitError, TelemetryGuard, init, init_with};
+pub use init::{InitError, Telemetry, TelemetryGuard, init, init_with};
 
 /// The trace id of the current span, as 32 hex digits, for error responses
 /// and anything else a user may quote back to find their trace.

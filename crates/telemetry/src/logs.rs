@@ -27,14 +27,6 @@ use tracing_subscriber::{
 
 use crate::log_records;
 
-/// Targets of the HTTP and OTLP machinery. Their records are kept out of the
-/// OTLP log pipeline: exporting them would loop.
-pub(crate) fn is_transport_target(target: &str) -> bool {
-    ["opentelemetry", "hyper", "h2", "tonic", "tower", "reqwest"]
-        .iter()
-        .any(|prefix| target.starts_with(prefix))
-}
-
 /// Runs a log layer with the OpenTelemetry context of each event's span
 /// current, so the line or record it writes carries that span's trace and
 /// span id (the SDK's logger and [`JsonWithTraceContext`] read

@@ -5,7 +5,7 @@
 //! the back end twice: as an OTLP log record, correlated by its trace id
 //! (how the conventions now want events to travel), and as a span event
 //! nobody defined. So the OpenTelemetry layer is given no events at all
-//! ([`NoEvents`]), and [`DeliberateSpanEvents`] adds span events for what
+//! (its filter, `layers::Events::None`), and [`DeliberateSpanEvents`] adds span events for what
 //! the code means as events: a `tracing` event given a name
 //! (`tracing::info!(name: "order.confirmed", payment.id = .., "order
 //! confirmed")`), which the suite's registry (`semconv/`) defines, becomes a
@@ -21,37 +21,13 @@ use std::sync::OnceLock;
 
 use opentelemetry::{KeyValue, trace::TraceContextExt};
 use tracing::{
-    Dispatch, Event, Metadata, Subscriber,
+    Dispatch, Event, Subscriber,
     dispatcher::WeakDispatch,
     field::{Field, Visit},
 };
-use tracing_subscriber::{
-    Layer,
-    layer::{Context, Filter},
-    registry::LookupSpan,
-};
+use tracing_subscriber::{Layer, layer::Context, registry::LookupSpan};
 
 use crate::log_records::is_deliberate_event_name;
-
-/// A per-layer filter that lets every span through and no event.
-///
-/// It decides per event ([`Filter::event_enabled`]), never per call site:
-/// a filter that disables call sites leaves per-layer state behind when a
-/// crate only asks `enabled!` (sqlx does) and can drop the next span
-/// (tokio-rs/tracing#2519). Only the global `EnvFilter` may sit below the
-/// filtered layer: a layer below it that refused an event would leave the
-/// same state behind.
-pub(crate) struct NoEvents;
-
-impl<S> Filter<S> for NoEvents {
-    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        true
-    }
-
-    fn event_enabled(&self, _: &Event<'_>, _: &Context<'_, S>) -> bool {
-        false
-    }
-}
 
 /// Adds a span event for each named `tracing` event to the span it was
 /// written in.

@@ -30,9 +30,9 @@ async fn the_creation_context_crosses_a_real_nats_server() -> anyhow::Result<()>
     let subject = format!("telemetry.test.{}", std::process::id());
     let mut subscription = client.subscribe(subject.clone()).await?;
 
-    let creation = telemetry::messaging::create_span(&subject, "evt_test");
+    let creation = service_telemetry::messaging::create_span(&subject, "evt_test");
     let mut headers = async_nats::HeaderMap::new();
-    telemetry::messaging::inject(&creation.context(), &mut headers);
+    service_telemetry::messaging::inject(&creation.context(), &mut headers);
     client
         .publish_with_headers(subject, headers, "{}".into())
         .await?;
@@ -42,7 +42,8 @@ async fn the_creation_context_crosses_a_real_nats_server() -> anyhow::Result<()>
         .await?
         .ok_or_else(|| anyhow::anyhow!("no message"))?;
     let empty = async_nats::HeaderMap::new();
-    let received = telemetry::messaging::extract(message.headers.as_ref().unwrap_or(&empty));
+    let received =
+        service_telemetry::messaging::extract(message.headers.as_ref().unwrap_or(&empty));
     assert_eq!(
         received.span().span_context().span_id(),
         creation.context().span().span_context().span_id(),

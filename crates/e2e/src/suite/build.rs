@@ -126,6 +126,48 @@ fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
     if !cfg!(debug_assertions) {
         command.arg("--release");
     }
+    executables(&mut command)
+}
+
+/// `examples/consumer`, a service outside the workspace that depends on the
+/// telemetry crate as the README says, built once per test process into
+/// the workspace's target directory, so the dependencies the workspace
+/// compiled with the same features are reused.
+pub fn consumer() -> anyhow::Result<PathBuf> {
+    static CONSUMER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = CONSUMER.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = binary(Service::Gateway)
+            .ok()
+            .and_then(|gateway| Some(gateway.parent()?.parent()?.to_path_buf()))
+            .unwrap_or_else(|| workspace.join("target"));
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(workspace.join("examples/consumer"))
+            .args([
+                "build",
+                // Its own lock file, pruned from the workspace's: the same
+                // versions, so nothing is compiled twice for a newer patch.
+                "--locked",
+                "--message-format=json-render-diagnostics",
+            ]);
+        command.arg("--target-dir").arg(&target);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        let built = executables(&mut command).map_err(|error| format!("{error:#}"))?;
+        built
+            .get("consumer")
+            .cloned()
+            .ok_or_else(|| "cargo built no binary named consumer".to_owned())
+    });
+    built.clone().map_err(|error| anyhow!("{error}"))
+}
+
+/// Runs a `cargo build` with JSON messages and names each executable it
+/// built.
+fn executables(command: &mut Command) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let output = (command
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
