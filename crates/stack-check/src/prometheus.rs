@@ -12,6 +12,7 @@
 
 use std::{
     collections::BTreeMap,
+    fmt::Write as _,
     io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
@@ -143,19 +144,19 @@ impl OpenMetrics {
             .collect()
     }
 
-    /// The OpenMetrics text. Every name is its own family of type
+    /// The `OpenMetrics` text. Every name is its own family of type
     /// `unknown`: the backfill stores samples the same whatever the type,
     /// and this way a `_total` or `_bucket` name needs no family around it.
     pub fn render(&self) -> String {
         let mut text = String::new();
         for (name, series) in &self.series {
-            text.push_str(&format!("# TYPE {name} unknown\n"));
+            let _ = writeln!(text, "# TYPE {name} unknown");
             for (labels, samples) in series {
                 let labels = render_labels(labels);
                 for (time_ms, value) in samples {
                     let seconds = *time_ms / 1000;
                     let millis = time_ms.rem_euclid(1000);
-                    text.push_str(&format!("{name}{labels} {value} {seconds}.{millis:03}\n"));
+                    let _ = writeln!(text, "{name}{labels} {value} {seconds}.{millis:03}");
                 }
             }
         }

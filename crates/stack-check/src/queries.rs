@@ -141,8 +141,14 @@ pub fn rule_files(repo: &Repo) -> anyhow::Result<Vec<String>> {
     Ok(repo
         .files_under("prometheus-rules")?
         .into_iter()
+        // Prometheus loads `rules/*.yaml`; the unit tests live in `tests/`.
         .filter(|file| {
-            file.ends_with(".yaml") && !file.ends_with(".test.yaml") && !file.contains("/tests/")
+            let path = std::path::Path::new(file);
+            path.extension()
+                .is_some_and(|extension| extension == "yaml")
+                && path
+                    .parent()
+                    .is_some_and(|folder| folder.ends_with("prometheus-rules"))
         })
         .collect())
 }

@@ -377,7 +377,7 @@ fn a_firing_rule_arrives_at_the_alertmanager_at_its_severitys_receiver() {
         ],
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let body = prometheus::get(alertmanager.address, "/api/v2/alerts").unwrap();
         let alerts: Json = serde_json::from_str(&body).unwrap();

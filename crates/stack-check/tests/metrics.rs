@@ -286,7 +286,8 @@ fn every_rate_window_holds_four_samples_of_what_it_reads() {
     let repo = Repo::default();
     let intervals = stack_check::queries::Intervals::of_the_stack(&repo).unwrap();
     let names = Regex::new(r"\b([a-z_][a-z0-9_]*)\s*[{\[]").unwrap();
-    let mut short = Vec::new();
+    // One line per query and name (a name can appear twice in one query).
+    let mut short = BTreeSet::new();
     for query in stack_check::queries::all(&repo).unwrap() {
         let windows = stack_check::queries::windows(&query.expr);
         let Some(window) = windows
@@ -308,7 +309,7 @@ fn every_rate_window_holds_four_samples_of_what_it_reads() {
             if let Some(every) = sample_interval(&name)
                 && window < 4 * every
             {
-                short.push(format!(
+                short.insert(format!(
                     "{}: a {window} s window over {name}, pushed every {every} s",
                     query.origin
                 ));
@@ -318,6 +319,6 @@ fn every_rate_window_holds_four_samples_of_what_it_reads() {
     assert!(
         short.is_empty(),
         "windows shorter than four samples:\n{}",
-        short.join("\n")
+        short.into_iter().collect::<Vec<_>>().join("\n")
     );
 }

@@ -1,4 +1,4 @@
-//! The Kubernetes base, closed inside the cluster: NetworkPolicies let
+//! The Kubernetes base, closed inside the cluster: `NetworkPolicy` objects let
 //! each pod be reached by exactly the pods the contract and the stack say
 //! call it (evaluated here as the API defines them: a pod selected by an
 //! ingress policy accepts only what one of its rules allows); Grafana's
@@ -121,7 +121,7 @@ fn selects(selector: Option<&Yaml>, labels: &Yaml) -> bool {
         return selector.is_some_and(|selector| {
             selector
                 .as_mapping()
-                .is_none_or(|mapping| mapping.is_empty())
+                .is_none_or(serde_yaml_ng::Mapping::is_empty)
         });
     };
     wanted
@@ -136,7 +136,7 @@ fn selects(selector: Option<&Yaml>, labels: &Yaml) -> bool {
 }
 
 /// Whether `source` (or any pod, for `None`) may open a connection to
-/// `target` on `port`, by the NetworkPolicies in `docs`.
+/// `target` on `port`, by the `NetworkPolicy` objects in `docs`.
 fn allowed(docs: &[Yaml], source: Option<&Pod>, target: &Pod, port: u64) -> bool {
     let policies: Vec<&Yaml> = docs
         .iter()

@@ -25,7 +25,11 @@ fn test_files() -> Vec<String> {
     let files = repo.files_under("prometheus-rules/tests").unwrap();
     files
         .into_iter()
-        .filter(|file| file.ends_with(".yaml"))
+        .filter(|file| {
+            std::path::Path::new(file)
+                .extension()
+                .is_some_and(|extension| extension == "yaml")
+        })
         .collect()
 }
 

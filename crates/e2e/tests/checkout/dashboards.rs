@@ -56,7 +56,7 @@ pub async fn every_panel_rule_and_link_reads_this_runs_series(
     // The stretched past ends with the traffic (an idle second here would
     // be minutes of no checkouts there); wait for the exports that cover it.
     let traffic_end = now_ms();
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     let repo = Repo::default();
     let stack = Stack::read(&repo)?;
@@ -275,13 +275,13 @@ impl Stack {
                 series.sample(&format!("{name}_sum"), &labels, time, point.value);
             }
             MetricKind::Sum { .. } | MetricKind::Gauge => {
-                series.sample(&name, &labels, time, point.value)
+                series.sample(&name, &labels, time, point.value);
             }
             MetricKind::Other => {}
         }
     }
 
-    /// `traces_span_metrics_*` as the span_metrics connector counts them:
+    /// `traces_span_metrics_*` as the `span_metrics` connector counts them:
     /// per resource and dimensions, cumulative, flushed every
     /// `span_flush_ms` (stack time).
     fn add_span_metrics(
