@@ -18,7 +18,7 @@
 //! over the dashboard's range at Grafana's step and `$__rate_interval`.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     fmt::Write as _,
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -419,19 +419,27 @@ impl Stack {
                 .iter()
                 .map(|series| coverage(&series.points))
                 .fold(0.0, f64::max);
-            let labels: BTreeSet<String> = found
-                .iter()
-                .flat_map(|series| series.labels.keys().cloned())
-                .collect();
             let _ = writeln!(
                 report.text,
-                "- {}: {} series, best covers {:.0} % of the steps; labels {:?}\n  `{}`",
+                "- {}: {} series, best covers {:.0} % of the steps\n  `{}`",
                 query.origin,
                 found.len(),
                 best * 100.0,
-                labels,
                 query.expr.split_whitespace().collect::<Vec<_>>().join(" "),
             );
+            // Each series found, with its last value (a dozen at most).
+            for one in found.iter().take(12) {
+                let labels: Vec<String> = (one.labels.iter())
+                    .map(|(name, value)| format!("{name}=\"{value}\""))
+                    .collect();
+                let last = one.points.iter().rev().find(|(_, value)| value.is_finite());
+                let _ = writeln!(
+                    report.text,
+                    "  - {{{}}}: last {}",
+                    labels.join(", "),
+                    last.map_or_else(|| "none".to_owned(), |(_, value)| format!("{value:.4}")),
+                );
+            }
             // An alert's expression is empty while all is well, by design.
             if !matches!(query.origin, Origin::Alert(_)) && best < COVERAGE {
                 report.failures.push(format!(
