@@ -25,7 +25,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 
-/** The gateway's route for browser spans (see the README, "Storefront"). */
+/** The gateway's route for browser spans (see docs/storefront.md). */
 const TRACES_URL = new URL('/otlp/v1/traces', window.location.origin).href;
 
 const provider = new WebTracerProvider({

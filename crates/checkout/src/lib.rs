@@ -132,6 +132,10 @@ async fn show_trace(
     reason = "an outside caller: its requests carry no trace context, the gateway starts the trace"
 )]
 fn http_client() -> reqwest::Result<reqwest::Client> {
+    // reqwest is built with rustls and no crypto provider of its own in
+    // this workspace (the telemetry crate's `tls` feature brings ring):
+    // make ring the process's default before building a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

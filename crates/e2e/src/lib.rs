@@ -78,6 +78,10 @@ pub use trace_tree::TraceTree;
     reason = "the test is an untraced outside caller"
 )]
 pub fn http_client() -> reqwest::Client {
+    // reqwest is built with rustls and no crypto provider of its own in
+    // this workspace (the telemetry crate's `tls` feature brings ring):
+    // make ring the process's default before building a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 
@@ -89,5 +93,9 @@ pub fn http_client() -> reqwest::Client {
     reason = "the test is an untraced outside caller"
 )]
 pub fn http_client_from(address: std::net::IpAddr) -> anyhow::Result<reqwest::Client> {
+    // reqwest is built with rustls and no crypto provider of its own in
+    // this workspace (the telemetry crate's `tls` feature brings ring):
+    // make ring the process's default before building a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder().local_address(address).build()?)
 }

@@ -1,5 +1,6 @@
 //! The telemetry crate in someone else's service: `examples/consumer`, a
-//! project outside the workspace whose `Cargo.toml` is the README's block,
+//! project outside the workspace whose `Cargo.toml` is the block in
+//! `docs/telemetry-crate.md`,
 //! built and run as its user would, with a quiet `RUST_LOG`, calling an
 //! `https` service and exporting over `https` (mutual TLS) to a receiver,
 //! each with a certificate authority of the test's own.

@@ -95,6 +95,10 @@ pub enum Limit {
     reason = "an outside caller: its requests carry no trace context, the gateway starts each trace"
 )]
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    // reqwest is built with rustls and no crypto provider of its own in
+    // this workspace (the telemetry crate's `tls` feature brings ring):
+    // make ring the process's default before building a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()
 }
 

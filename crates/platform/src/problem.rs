@@ -80,13 +80,17 @@ impl Problem {
 
 /// The problem for a failure a handler did not expect, logged: 503 when
 /// the cause is the service's database being unreachable (the caller may
-/// try again later), else a 500 that says nothing of the cause.
+/// try again later; a connection cut during its TLS handshake is a TLS
+/// error), else a 500 that says nothing of the cause.
 pub fn unexpected(error: &anyhow::Error) -> Problem {
     let database_unreachable = error.chain().any(|cause| {
         cause.downcast_ref::<sqlx::Error>().is_some_and(|error| {
             matches!(
                 error,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
             )
         })
     });

@@ -4,6 +4,20 @@
 //! back to a default on a bad value. A service that exports nowhere because of
 //! a typo is worse than one that refuses to start, so every variable is parsed
 //! here and a bad value is an error that names it.
+//!
+//! Read here: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
+//! `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`,
+//! `OTEL_PROPAGATORS`, `OTEL_METRIC_EXPORT_INTERVAL`,
+//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, `RUST_LOG`,
+//! `LOG_FORMAT`, and for each signal `OTEL_EXPORTER_OTLP_{ENDPOINT,
+//! PROTOCOL, TIMEOUT, CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY}`, each
+//! also as `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*`, which wins.
+//!
+//! Read by the OTLP exporters themselves: `OTEL_EXPORTER_OTLP_HEADERS`
+//! (`key=value,...`, percent-encoded: an API key, say) and
+//! `OTEL_EXPORTER_OTLP_COMPRESSION`, with their per-signal forms; by the
+//! SDK: `OTEL_BSP_*` (the span batch) and `OTEL_BLRP_*` (the log batch).
 
 use std::{collections::HashMap, fmt, path::Path, time::Duration};
 

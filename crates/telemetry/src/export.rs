@@ -13,8 +13,12 @@
 //! - Errors name the endpoint and say why the request failed
 //!   ([`NamedExporter`]): the upstream exporter reduces a failed request to
 //!   "network error".
+//! - An endpoint that stops answering is said once, in one line, and again
+//!   once when it answers ([`Reachability`]), not once per batch and
+//!   signal: with no collector running, a service's own lines stay readable.
 
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex, PoisonError},
     thread::JoinHandle,
     time::Duration,
@@ -38,6 +42,7 @@ pub(crate) fn is_export_thread() -> bool {
 /// providers have been shut down (the guard drops it last).
 pub(crate) struct ExportThread {
     handle: Handle,
+    reachability: Arc<Reachability>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -57,9 +62,15 @@ impl ExportThread {
             })?;
         Ok(Self {
             handle,
+            reachability: Arc::default(),
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// What the exporters on this thread know of their endpoints.
+    pub(crate) fn reachability(&self) -> Arc<Reachability> {
+        Arc::clone(&self.reachability)
     }
 
     /// Enters the export runtime, so what is built now (a gRPC channel)
@@ -167,6 +178,7 @@ pub(crate) struct NamedExporter<E> {
     signal: &'static str,
     endpoint: String,
     last_failure: Option<LastFailure>,
+    reachability: Arc<Reachability>,
 }
 
 impl<E> NamedExporter<E> {
@@ -175,16 +187,30 @@ impl<E> NamedExporter<E> {
         signal: &'static str,
         target: &OtlpTarget,
         last_failure: Option<LastFailure>,
+        reachability: Arc<Reachability>,
     ) -> Self {
         Self {
             inner,
             signal,
             endpoint: target.endpoint.to_string(),
             last_failure,
+            reachability,
         }
     }
 
     fn name(&self, result: OTelSdkResult) -> OTelSdkResult {
+        let result = self.named(result);
+        match &result {
+            Ok(()) => self.reachability.answered(&self.endpoint),
+            Err(OTelSdkError::InternalFailure(reason)) => {
+                self.reachability.failed(&self.endpoint, reason);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn named(&self, result: OTelSdkResult) -> OTelSdkResult {
         result.map_err(|error| {
             let reason = match error {
                 OTelSdkError::InternalFailure(reason) => reason,
@@ -204,6 +230,57 @@ impl<E> NamedExporter<E> {
             })
         })
     }
+}
+
+/// Which OTLP endpoints (by origin: every signal of a collector shares it)
+/// failed their last export. A change is one line on the log: the first
+/// failure, at WARN, and the first success after it, at INFO; the SDK's
+/// own line per failed batch is dropped (`logs::SdkNoiseLimiter`).
+#[derive(Debug, Default)]
+pub(crate) struct Reachability {
+    down: Mutex<HashSet<String>>,
+}
+
+impl Reachability {
+    fn failed(&self, endpoint: &str, reason: &str) {
+        let origin = origin(endpoint);
+        let newly_down = (self.down.lock().unwrap_or_else(PoisonError::into_inner))
+            .insert(origin.clone());
+        if newly_down {
+            tracing::warn!(
+                target: "service_telemetry::export",
+                { exception.message = reason },
+                "cannot export to {origin}: telemetry is dropped until it answers"
+            );
+        }
+    }
+
+    fn answered(&self, endpoint: &str) {
+        let origin = origin(endpoint);
+        let was_down = (self.down.lock().unwrap_or_else(PoisonError::into_inner)).remove(&origin);
+        if was_down {
+            tracing::info!(
+                target: "service_telemetry::export",
+                "{origin} answers again: telemetry is exported"
+            );
+        }
+    }
+}
+
+/// `scheme://host:port` of an endpoint URL.
+fn origin(endpoint: &str) -> String {
+    url::Url::parse(endpoint)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|_| endpoint.to_owned())
+}
+
+/// The SDK's line per failed export, which [`Reachability`] says better:
+/// once, with the endpoint.
+pub(crate) fn is_sdk_export_error(name: &str) -> bool {
+    matches!(
+        name,
+        "BatchSpanProcessor.ExportError" | "BatchLogProcessor.ExportError" | "PeriodicReader.ExportError"
+    )
 }
 
 impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter

@@ -42,6 +42,8 @@ pub fn client(timeout: Duration) -> ClientWithMiddleware {
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)));
     #[cfg(feature = "tls")]
+    crate::tls::install_default_provider();
+    #[cfg(feature = "tls")]
     let builder = match crate::tls::client_config(&crate::config::TlsFiles::default()) {
         Ok(config) => builder.tls_backend_preconfigured(config),
         // Only a bad certificate file can fail, and none is given here.

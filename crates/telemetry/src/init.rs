@@ -191,11 +191,8 @@ impl Telemetry {
     pub fn new(config: &TelemetryConfig) -> Result<Self, InitError> {
         // Parsed now, so a bad RUST_LOG stops the service before anything.
         EnvFilter::try_new(&config.log_filter)?;
-        // The process's default TLS provider, for any reqwest client built
-        // without a configuration of its own (the browser route's, a
-        // service's): the crate's stack. One already installed stays.
         #[cfg(feature = "tls")]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_default_provider();
         let export_thread = ExportThread::start()?;
         let resource = resource(config);
         Ok(Self {
@@ -461,7 +458,13 @@ macro_rules! otlp_exporter {
                     $(.$with($arg))?
                     .build()
                     .map_err(|error| failed(error.to_string()))?;
-                NamedExporter::new(exporter, $signal, target, Some(last_failure))
+                NamedExporter::new(
+                    exporter,
+                    $signal,
+                    target,
+                    Some(last_failure),
+                    export_thread.reachability(),
+                )
             }
             #[cfg(feature = "grpc")]
             Protocol::Grpc => {
@@ -474,7 +477,7 @@ macro_rules! otlp_exporter {
                     $(.$with($arg))?
                     .build()
                     .map_err(|error| failed(error.to_string()))?;
-                NamedExporter::new(exporter, $signal, target, None)
+                NamedExporter::new(exporter, $signal, target, None, export_thread.reachability())
             }
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => return Err(InitError::GrpcNotBuilt),

@@ -41,6 +41,11 @@
 //! `grpc`, `browser`), all on by default with `tls`; `examples/axum_service.rs` is the above as
 //! a program, run by the end-to-end tests.
 //!
+//! TLS (`tls`) is rustls with ring and the platform's roots. reqwest is
+//! then built without a crypto provider of its own: [`init()`] makes ring
+//! the process's default, so build any plain `reqwest::Client` of yours
+//! after it (one built before panics: reqwest's rule).
+//!
 //! `RUST_LOG` decides what is logged, never what is traced: spans at INFO
 //! and above are always made and propagated. A service with layers of its
 //! own, or a subscriber of its own, builds a [`Telemetry`] instead of

@@ -157,6 +157,10 @@ impl<S: Subscriber> Layer<S> for SdkNoiseLimiter {
         if !metadata.target().starts_with("opentelemetry") || *metadata.level() > Level::WARN {
             return true;
         }
+        // Said once per endpoint by the exporter itself (`export`).
+        if crate::export::is_sdk_export_error(metadata.name()) {
+            return false;
+        }
         let now = Instant::now();
         let mut last_seen = self
             .last_seen

@@ -17,6 +17,18 @@ use rustls::{
 
 use crate::config::TlsFiles;
 
+/// Makes ring the process's default crypto provider, unless one is
+/// installed already.
+///
+/// With this feature reqwest is built with rustls and no provider of its
+/// own, so a plain `reqwest::Client` (a service's, the browser route's)
+/// needs a default: `init`, `Telemetry::new` and `http_client::client`
+/// install it. A reqwest client built before any of them panics (reqwest's
+/// rule); build it after `init`.
+pub(crate) fn install_default_provider() {
+    let _ = ring::default_provider().install_default();
+}
+
 /// A client configuration trusting the platform's roots and `files`'
 /// certificates, presenting `files`' identity if any.
 pub(crate) fn client_config(files: &TlsFiles) -> Result<ClientConfig, String> {

@@ -130,7 +130,7 @@ fn build() -> anyhow::Result<BTreeMap<String, PathBuf>> {
 }
 
 /// `examples/consumer`, a service outside the workspace that depends on the
-/// telemetry crate as the README says, built once per test process into
+/// telemetry crate as docs/telemetry-crate.md says, built once per test process into
 /// the workspace's target directory, so the dependencies the workspace
 /// compiled with the same features are reused.
 pub fn consumer() -> anyhow::Result<PathBuf> {
