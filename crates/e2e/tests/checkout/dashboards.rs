@@ -396,6 +396,16 @@ impl Stack {
                 .as_str()
                 .unwrap_or("?"),
         );
+        // The processes behind the series: two gateways, one instance each.
+        let processes = "count by (job) (count by (job, instance) (http_server_request_duration_seconds_count))";
+        for one in server.query(processes, end)? {
+            let job = one.labels.get("job").cloned().unwrap_or_default();
+            let count = one.points.first().map_or(0.0, |(_, value)| *value);
+            let _ = writeln!(
+                report.text,
+                "  {job}: {count} processes (instance label values)"
+            );
+        }
         for query in queries::all(repo)? {
             let expr = preparation.apply(&query.expr);
             let found = server.query_range(&expr, start, end, step)?;
