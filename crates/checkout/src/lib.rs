@@ -119,7 +119,8 @@ async fn show_trace(
         Ok(spans) => write!(out, "{}", tree::render(&spans))?,
         Err(error) => writeln!(
             out,
-            "{:#}; the Grafana link still works",
+            "{:#}: start the stack (`docker compose up`) or, without Docker, \
+             `scripts/run-native.sh`, which keeps traces for this tool",
             anyhow::Error::new(error)
         )?,
     }

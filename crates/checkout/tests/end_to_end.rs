@@ -174,8 +174,9 @@ async fn an_unreachable_tempo_is_one_line() {
         )),
         "{out}"
     );
+    // It says how to get a Tempo, with Docker or without.
     assert!(
-        lines[2].ends_with("; the Grafana link still works"),
+        lines[2].ends_with("`scripts/run-native.sh`, which keeps traces for this tool"),
         "{out}"
     );
 }

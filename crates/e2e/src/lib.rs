@@ -63,7 +63,7 @@ pub use model::{AttributeValue, Link, LogRecord, Span, SpanEvent, SpanKind, Stat
 pub use nats::NatsServer;
 pub use otlp::OtlpReceiver;
 pub use process_stats::ProcessStats;
-pub use suite::{Service, Suite, SuiteOptions, binary, consumer, example};
+pub use suite::{Service, Suite, SuiteOptions, binary, consumer, example, executable};
 pub use tcp_proxy::TcpProxy;
 pub use trace_tree::TraceTree;
 

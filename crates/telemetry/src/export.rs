@@ -244,8 +244,8 @@ pub(crate) struct Reachability {
 impl Reachability {
     fn failed(&self, endpoint: &str, reason: &str) {
         let origin = origin(endpoint);
-        let newly_down = (self.down.lock().unwrap_or_else(PoisonError::into_inner))
-            .insert(origin.clone());
+        let newly_down =
+            (self.down.lock().unwrap_or_else(PoisonError::into_inner)).insert(origin.clone());
         if newly_down {
             tracing::warn!(
                 target: "service_telemetry::export",
@@ -279,7 +279,9 @@ fn origin(endpoint: &str) -> String {
 pub(crate) fn is_sdk_export_error(name: &str) -> bool {
     matches!(
         name,
-        "BatchSpanProcessor.ExportError" | "BatchLogProcessor.ExportError" | "PeriodicReader.ExportError"
+        "BatchSpanProcessor.ExportError"
+            | "BatchLogProcessor.ExportError"
+            | "PeriodicReader.ExportError"
     )
 }
 

@@ -34,9 +34,11 @@ impl<S: tracing::Subscriber> Layer<S> for Lines {
             || metadata.target() == "service_telemetry::export"
         {
             let mut message = format!("{} {}", metadata.target(), metadata.name());
-            event.record(&mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                message.push_str(&format!(" {}={value:?}", field.name()));
-            });
+            event.record(
+                &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+                    message.push_str(&format!(" {}={value:?}", field.name()));
+                },
+            );
             self.0.lock().expect("not poisoned").push(message);
         }
     }

@@ -26,6 +26,12 @@ pub fn example(name: &str) -> anyhow::Result<PathBuf> {
     (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no example named {name}"))
 }
 
+/// The path of any of the workspace's binaries (`checkout`,
+/// `trace-store`), built with the services.
+pub fn executable(name: &str) -> anyhow::Result<PathBuf> {
+    (binaries()?.get(name).cloned()).with_context(|| format!("cargo built no binary named {name}"))
+}
+
 /// `web/dist`, the built storefront the gateway serves: `npm ci` when
 /// `web/node_modules` is missing or older than the lock file, `npm run
 /// build` when the page's sources changed since the last build. Once per

@@ -40,7 +40,7 @@ mod options;
 mod service;
 
 use build::binaries;
-pub use build::{binary, consumer, example};
+pub use build::{binary, consumer, example, executable};
 pub use databases::POSTGRES_ADDRESS;
 use databases::{POSTGRES, drop_databases, run_id, stale_databases};
 pub use options::SuiteOptions;
