@@ -29,6 +29,9 @@ fi
 export DATABASE_HOST_URL=${DATABASE_HOST_URL:-postgres://postgres:postgres@${PGHOST}:5432}
 # As the images set it (Dockerfile).
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
+# As compose sets it: Grafana's one-minute rate window holds four pushes
+# (at the SDK's default 60 s, most panels would show "No data").
+export OTEL_METRIC_EXPORT_INTERVAL=${OTEL_METRIC_EXPORT_INTERVAL:-15000}
 mkdir -p .run
 pids=()
 store_pid=

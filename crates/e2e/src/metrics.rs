@@ -47,6 +47,9 @@ pub struct MetricPoint {
     pub value: f64,
     /// A histogram's bucket boundaries.
     pub bounds: Vec<f64>,
+    /// A histogram's count in each bucket (one more than `bounds`: the
+    /// last is above the last boundary), not cumulative, as OTLP sends them.
+    pub bucket_counts: Vec<u64>,
     pub time_unix_nanos: u64,
 }
 
@@ -72,19 +75,22 @@ pub(crate) fn flatten_metrics(resource_metrics: Vec<ResourceMetrics>) -> Vec<Met
                 .unwrap_or_default();
             for metric in scope_metrics.metrics {
                 let point =
-                    |kind, temporality, attributes, count, value, bounds, time| MetricPoint {
-                        service: service.clone(),
-                        resource: resource.clone(),
-                        scope: scope.clone(),
-                        name: metric.name.clone(),
-                        unit: metric.unit.clone(),
-                        kind,
-                        temporality,
-                        attributes,
-                        count,
-                        value,
-                        bounds,
-                        time_unix_nanos: time,
+                    |kind, temporality, attributes, count, value, (bounds, bucket_counts), time| {
+                        MetricPoint {
+                            service: service.clone(),
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            name: metric.name.clone(),
+                            unit: metric.unit.clone(),
+                            kind,
+                            temporality,
+                            attributes,
+                            count,
+                            value,
+                            bounds,
+                            bucket_counts,
+                            time_unix_nanos: time,
+                        }
                     };
                 match metric.data.clone() {
                     Some(Data::Histogram(histogram)) => {
@@ -96,7 +102,7 @@ pub(crate) fn flatten_metrics(resource_metrics: Vec<ResourceMetrics>) -> Vec<Met
                                 attributes(data.attributes),
                                 data.count,
                                 data.sum.unwrap_or_default(),
-                                data.explicit_bounds,
+                                (data.explicit_bounds, data.bucket_counts),
                                 data.time_unix_nano,
                             )
                         }));
@@ -116,7 +122,7 @@ pub(crate) fn flatten_metrics(resource_metrics: Vec<ResourceMetrics>) -> Vec<Met
                                 attributes(data.attributes),
                                 0,
                                 number(data.value),
-                                Vec::new(),
+                                (Vec::new(), Vec::new()),
                                 time,
                             )
                         }));
@@ -130,7 +136,7 @@ pub(crate) fn flatten_metrics(resource_metrics: Vec<ResourceMetrics>) -> Vec<Met
                                 attributes(data.attributes),
                                 0,
                                 number(data.value),
-                                Vec::new(),
+                                (Vec::new(), Vec::new()),
                                 time,
                             )
                         }));
@@ -141,7 +147,7 @@ pub(crate) fn flatten_metrics(resource_metrics: Vec<ResourceMetrics>) -> Vec<Met
                         BTreeMap::new(),
                         0,
                         0.0,
-                        Vec::new(),
+                        (Vec::new(), Vec::new()),
                         0,
                     )),
                 }

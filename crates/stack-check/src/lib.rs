@@ -14,8 +14,16 @@
 //! - [`YamlExt`]: short paths into parsed YAML (`doc.at("services.gateway")`).
 //! - [`RUST_SERVICES`]: the contract's services and their ports.
 //! - [`collector`]: Collector configurations' components and pipelines.
+//! - [`queries`]: every `PromQL` expression of the dashboards, rules, the
+//!   Grafana alert and the trace-to-metrics links, made ready to run as
+//!   Grafana runs them.
+//! - [`prometheus`]: the real engines (Debian's promtool, Prometheus 2.42,
+//!   amtool and Alertmanager): series loaded into a data directory, a
+//!   server on loopback asked over its API.
 
 pub mod collector;
+pub mod prometheus;
+pub mod queries;
 
 use std::path::{Path, PathBuf};
 

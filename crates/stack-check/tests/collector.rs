@@ -66,7 +66,12 @@ fn traces_go_to_tempo_and_logs_to_lokis_otlp_endpoint() {
         .unwrap();
     let tempo_port = tempo_grpc.rsplit(':').next().unwrap();
 
-    let [traces] = exporters("traces").try_into().unwrap();
+    // Beside Tempo, the span metrics connector (tests/span_metrics.rs).
+    let traces: Vec<String> = exporters("traces")
+        .into_iter()
+        .filter(|id| !id.starts_with("span_metrics"))
+        .collect();
+    let [traces] = traces.try_into().unwrap();
     assert!(
         traces.starts_with("otlp_grpc/"),
         "{traces}: the current name of the gRPC exporter"
@@ -274,6 +279,68 @@ fn redaction_masks_card_numbers_and_nothing_the_suite_needs() {
             "cus_1001",
         ] {
             assert!(!pattern.is_match(kept), "{pattern} would mask {kept}");
+        }
+    }
+}
+
+/// Every Collector reports its own telemetry per instance: pushed over
+/// OTLP to Prometheus, with the `service.instance.id` the Collector gives
+/// its own resource (a UUID per process), so two agents or two samplers are
+/// two series each. A scrape through a Service that balances over several
+/// replicas would read a different one each time (counters "resetting" at
+/// every scrape), and the samplers had a port nobody scraped.
+#[test]
+fn every_collector_pushes_its_own_metrics_to_prometheus_per_instance() {
+    let repo = Repo::default();
+    for file in [
+        "otel-collector-config.yaml",
+        "deploy/collector/agent.yaml",
+        "deploy/collector/sampler.yaml",
+    ] {
+        let config = repo.yaml(file).unwrap();
+        let readers = config
+            .at("service.telemetry.metrics.readers")
+            .and_then(Yaml::as_sequence)
+            .unwrap_or_else(|| panic!("{file}: no telemetry metrics readers"));
+        for reader in readers {
+            assert!(
+                reader.at("pull").is_none(),
+                "{file}: a pull reader is a port a scrape would read through a load-balancing Service"
+            );
+        }
+        let pushed = readers.iter().any(|reader| {
+            reader.str_at("periodic.exporter.otlp.protocol") == Some("http/protobuf")
+                && reader.str_at("periodic.exporter.otlp.endpoint")
+                    == Some("http://prometheus:9090/api/v1/otlp/v1/metrics")
+                && reader
+                    .at("periodic.interval")
+                    .and_then(Yaml::as_u64)
+                    .is_some_and(|interval| interval <= 15_000)
+        });
+        assert!(
+            pushed,
+            "{file}: its own metrics are not pushed to Prometheus every 15 s"
+        );
+    }
+    // Nothing scrapes a Collector any more.
+    let prometheus = repo.yaml("prometheus.yaml").unwrap();
+    let jobs = prometheus
+        .at("scrape_configs")
+        .and_then(Yaml::as_sequence)
+        .unwrap();
+    for job in jobs {
+        let configs = job
+            .at("static_configs")
+            .and_then(Yaml::as_sequence)
+            .unwrap();
+        for target in configs
+            .iter()
+            .flat_map(|config| config.strings_at("targets"))
+        {
+            assert!(
+                !target.starts_with("otel-"),
+                "prometheus.yaml scrapes {target}"
+            );
         }
     }
 }

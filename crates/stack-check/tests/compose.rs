@@ -84,7 +84,7 @@ fn the_stack_runs_the_versions_its_configuration_is_written_for() {
 }
 
 #[test]
-fn only_gateway_grafana_and_tempos_api_are_published_and_only_on_loopback() {
+fn only_gateway_grafana_tempos_api_and_alertmanagers_ui_are_published_and_only_on_loopback() {
     let compose = compose();
     for service in compose.keys_at("services") {
         let ports = compose.strings_at(&format!("services.{service}.ports"));
@@ -92,6 +92,8 @@ fn only_gateway_grafana_and_tempos_api_are_published_and_only_on_loopback() {
             "gateway" => assert_eq!(ports, ["127.0.0.1:8080:8080"]),
             "grafana" => assert_eq!(ports, ["127.0.0.1:3000:3000"]),
             "tempo" => assert_eq!(ports, ["127.0.0.1:3200:3200"]),
+            // Where a person sees an alert fire (issue 23).
+            "alertmanager" => assert_eq!(ports, ["127.0.0.1:9093:9093"]),
             _ => assert!(ports.is_empty(), "{service} publishes {ports:?}"),
         }
     }

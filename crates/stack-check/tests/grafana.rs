@@ -250,20 +250,25 @@ fn alert_rules_query_provisioned_datasources_and_link_their_dashboard() {
     assert!(rules >= 1, "the checkout p99 alert is provisioned");
 }
 
-/// The checkout alert's threshold sits on an edge of Tempo's span-metrics
-/// buckets (`tempo.yaml`), so "p99 above it" is read off a bucket boundary
+/// The checkout alert's threshold sits on an edge of the Collector's
+/// span-metrics buckets, so "p99 above it" is read off a bucket boundary
 /// instead of being interpolated between two edges around it.
 #[test]
 fn the_latency_alert_threshold_is_a_span_metrics_bucket_edge() {
     let repo = Repo::default();
-    let tempo = repo.yaml("tempo.yaml").unwrap();
-    let edges: Vec<f64> = tempo
-        .at("metrics_generator.processor.span_metrics.histogram_buckets")
-        .and_then(Yaml::as_sequence)
-        .unwrap()
+    let collector = repo.yaml("otel-collector-config.yaml").unwrap();
+    let edges: Vec<f64> = collector
+        .strings_at("connectors.span_metrics.histogram.explicit.buckets")
         .iter()
-        .filter_map(Yaml::as_f64)
+        .filter_map(|edge| {
+            let seconds = |number: &str, scale: f64| number.parse::<f64>().ok().map(|n| n / scale);
+            match edge.strip_suffix("ms") {
+                Some(millis) => seconds(millis, 1000.0),
+                None => seconds(edge.strip_suffix('s')?, 1.0),
+            }
+        })
         .collect();
+    assert!(!edges.is_empty());
     let alerting = repo
         .yaml("grafana/provisioning/alerting/checkout-alerts.yaml")
         .unwrap();

@@ -74,7 +74,7 @@ fn queries() -> Vec<String> {
             }
         }
     }
-    for file in repo.files_under("prometheus-rules").unwrap() {
+    for file in stack_check::queries::rule_files(&repo).unwrap() {
         let rules = repo.yaml(&file).unwrap();
         for group in rules
             .at("groups")
@@ -220,4 +220,105 @@ fn prometheus_loads_the_slo_rules_it_is_given() {
         assert_eq!(expr.matches(" and ").count(), 2, "two window pairs: {expr}");
         assert!(alert.str_at("labels.severity").is_some());
     }
+}
+
+/// How often each series a query reads gets a new sample, in seconds, by
+/// the name's source: the services' SDKs (`OTEL_METRIC_EXPORT_INTERVAL`,
+/// the same for every service in compose and, by `tests/kubernetes.rs`, on
+/// Kubernetes; the contract's default 60 s where unset), the Collectors'
+/// span metrics connector (`metrics_flush_interval`), Tempo's metrics
+/// generator (its 15 s collection interval), the Collectors' own metrics.
+fn sample_interval(name: &str) -> Option<u64> {
+    let repo = Repo::default();
+    let flush = |file: &str| {
+        let config = repo.yaml(file).unwrap();
+        (config.keys_at("connectors").iter())
+            .filter_map(|id| config.str_at(&format!("connectors.{id}.metrics_flush_interval")))
+            .filter_map(stack_check::queries::seconds)
+            .max()
+    };
+    if name.starts_with("traces_span_metrics_") {
+        return ["otel-collector-config.yaml", "deploy/collector/agent.yaml"]
+            .iter()
+            .filter_map(|file| flush(file))
+            .max();
+    }
+    if name.starts_with("traces_spanmetrics_") || name.starts_with("traces_service_graph_") {
+        let tempo = repo.yaml("tempo.yaml").unwrap();
+        let interval = tempo.str_at("metrics_generator.registry.collection_interval");
+        return Some(
+            interval
+                .and_then(stack_check::queries::seconds)
+                .unwrap_or(15),
+        );
+    }
+    if is_the_suites(name) {
+        let compose = repo.compose().unwrap();
+        let intervals: BTreeSet<u64> = stack_check::RUST_SERVICES
+            .iter()
+            .filter(|(service, _, _)| {
+                compose
+                    .at(&format!(
+                        "services.{service}.environment.OTEL_EXPORTER_OTLP_ENDPOINT"
+                    ))
+                    .is_some()
+            })
+            .map(|(service, _, _)| {
+                let variable =
+                    format!("services.{service}.environment.OTEL_METRIC_EXPORT_INTERVAL");
+                compose
+                    .str_at(&variable)
+                    .map_or(60, |ms| ms.parse::<u64>().unwrap() / 1000)
+            })
+            .collect();
+        return intervals.into_iter().max();
+    }
+    None
+}
+
+/// `rate()` needs two samples in its window, and a window that holds only
+/// two is empty between them whenever one push is late: a panel whose
+/// `$__rate_interval` (Grafana: max(interval + scrape, 4 x scrape), with
+/// the data source's `timeInterval` as the scrape interval) spans less
+/// than four pushes of what it reads shows "No data" or gaps.
+#[test]
+fn every_rate_window_holds_four_samples_of_what_it_reads() {
+    let repo = Repo::default();
+    let intervals = stack_check::queries::Intervals::of_the_stack(&repo).unwrap();
+    let names = Regex::new(r"\b([a-z_][a-z0-9_]*)\s*[{\[]").unwrap();
+    // One line per query and name (a name can appear twice in one query).
+    let mut short = BTreeSet::new();
+    for query in stack_check::queries::all(&repo).unwrap() {
+        let windows = stack_check::queries::windows(&query.expr);
+        let Some(window) = windows
+            .iter()
+            .map(|window| match window.as_str() {
+                "$__rate_interval" => Some(intervals.rate_interval),
+                "$__interval" => Some(intervals.interval),
+                fixed => stack_check::queries::seconds(fixed),
+            })
+            .min()
+            .flatten()
+        else {
+            continue;
+        };
+        for name in names
+            .captures_iter(&query.expr)
+            .map(|found| found[1].to_owned())
+        {
+            if let Some(every) = sample_interval(&name)
+                && window < 4 * every
+            {
+                short.insert(format!(
+                    "{}: a {window} s window over {name}, pushed every {every} s",
+                    query.origin
+                ));
+            }
+        }
+    }
+    assert!(
+        short.is_empty(),
+        "windows shorter than four samples:\n{}",
+        short.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }

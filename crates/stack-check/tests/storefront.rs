@@ -873,7 +873,7 @@ fn a_dashboard_that_leaves_the_storefront_out_is_caught() {
         .find(|panel| panel["targets"][0]["expr"].is_string())
         .unwrap();
     panel["targets"][0]["expr"] = Json::from(
-        r#"sum by (service) (rate(traces_spanmetrics_calls_total{service=~"gateway|users|orders"}[5m]))"#,
+        r#"sum by (service_name) (rate(traces_span_metrics_calls_total{service_name=~"gateway|users|orders"}[5m]))"#,
     );
     assert_eq!(dashboard_problems(&dashboard).len(), 1);
 }

@@ -71,8 +71,12 @@ pub struct Suite {
     receiver: OtlpReceiver,
     nats: NatsServer,
     processes: Vec<Process>,
+    /// Second processes of a service, started by [`Suite::start_replica`]:
+    /// stopped first, output kept apart (each has its own).
+    replicas: Mutex<Vec<(Process, Output)>>,
     databases: BTreeMap<Service, String>,
     output: Output,
+    options: SuiteOptions,
 }
 
 struct Process {
@@ -111,8 +115,10 @@ impl Suite {
             receiver,
             nats: NatsServer::start().context("starting the suite's NATS")?,
             processes: Vec::new(),
+            replicas: Mutex::default(),
             databases,
             output: Output::default(),
+            options: options.clone(),
         };
         for service in Service::ALL {
             let binary = (binaries.get(service.name()))
@@ -196,11 +202,89 @@ impl Suite {
         }
     }
 
+    /// Starts one more process of `service`, configured as the suite's own
+    /// (same callees, database, collector), as a second replica behind a
+    /// Kubernetes Service is; returns its base URL. Its telemetry goes to
+    /// the same receiver, told apart only by its resource (its
+    /// `service.instance.id`). Stopped with the suite, before the others.
+    pub async fn start_replica(&self, service: Service) -> anyhow::Result<String> {
+        let binary = binary(service)?;
+        let mut command = self.command(service, &binary, &self.options);
+        if service == Service::Gateway {
+            command.env("STOREFRONT_DIR", build::storefront()?);
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting a second {service}"))?;
+        let output = Output::default();
+        let mut readers = Vec::new();
+        for (stream, pipe) in [
+            (
+                Stream::Stdout,
+                child
+                    .stdout
+                    .take()
+                    .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+            ),
+            (
+                Stream::Stderr,
+                child
+                    .stderr
+                    .take()
+                    .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+            ),
+        ] {
+            if let Some(pipe) = pipe {
+                readers.push(capture(service, stream, pipe, Arc::clone(&output)));
+            }
+        }
+        let mut process = Process {
+            service,
+            url: String::new(),
+            child: Mutex::new(child),
+            readers: Mutex::new(readers),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        let address = loop {
+            let found = (lock(&output).iter())
+                .filter(|(_, stream, _)| *stream == Stream::Stdout)
+                .find_map(|(_, _, line)| listening(service, line));
+            if let Some(address) = found {
+                break address;
+            }
+            if process.try_wait()?.is_some() || Instant::now() >= deadline {
+                let _ = process.kill();
+                let lines: Vec<String> = lock(&output)
+                    .iter()
+                    .map(|(_, _, line)| line.clone())
+                    .collect();
+                bail!("the second {service} did not listen:\n{}", lines.join("\n"));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        };
+        process.url = format!("http://127.0.0.1:{}", address.port());
+        let url = process.url.clone();
+        lock(&self.replicas).push((process, output));
+        Ok(url)
+    }
+
     /// Stops every service and waits for each to exit (10 s at most;
     /// blocking): SIGTERM to callers first, so no service logs errors about
     /// a callee that went away before it did; then all shut down at once
     /// (with a hung collector each takes its whole flush deadline).
     pub fn stop_all(&self) {
+        let replicas = lock(&self.replicas);
+        for (process, _) in replicas.iter() {
+            if let Err(error) = process.terminate() {
+                eprintln!("e2e: stopping a second {}: {error:#}", process.service);
+            }
+        }
+        for (process, _) in replicas.iter() {
+            if let Err(error) = process.wait_until(Instant::now() + DROP_TIMEOUT) {
+                eprintln!("e2e: stopping a second {}: {error:#}", process.service);
+            }
+        }
+        drop(replicas);
         for process in self.processes.iter().rev() {
             if let Err(error) = process.terminate() {
                 eprintln!("e2e: stopping {}: {error:#}", process.service);

@@ -27,9 +27,13 @@
 //!   the database, and the route that takes the page's spans.
 //! - `registry`: every attribute and event exported is in the semantic
 //!   conventions or the suite's registry (`semconv/`).
+//! - `dashboards`: once the rest has run, a second gateway joins, and
+//!   every dashboard panel, rule and link is run by a real Prometheus on
+//!   this run's metrics, written and spaced as the stack stores them.
 
 mod bad_input;
 mod configuration;
+mod dashboards;
 mod events;
 mod failures;
 mod faults;
@@ -145,12 +149,15 @@ fn main() -> ExitCode {
     };
     let tests = tests();
     // `--list` and filters that match nothing must not start the suite.
-    let selected = tests.iter().any(|(name, _)| {
-        arguments
-            .filter
-            .as_deref()
-            .is_none_or(|filter| name.contains(filter))
-    });
+    // The scans after them count too: `-- dashboards` runs that one alone.
+    let selected = (tests.iter().map(|(name, _)| *name))
+        .chain(["dashboards::every_panel_rule_and_link_reads_this_runs_series"])
+        .any(|name| {
+            arguments
+                .filter
+                .as_deref()
+                .is_none_or(|filter| name.contains(filter))
+        });
     let suite = if selected && !arguments.list {
         match runtime.block_on(Suite::start(SuiteOptions::default())) {
             Ok(suite) => Some(Arc::new(suite)),
@@ -182,8 +189,13 @@ fn main() -> ExitCode {
     let scans: Vec<Trial> = suite
         .iter()
         .flat_map(|suite| {
-            let (secrets, registry, metrics) =
-                (Arc::clone(suite), Arc::clone(suite), Arc::clone(suite));
+            let (secrets, registry, metrics, dashboards) = (
+                Arc::clone(suite),
+                Arc::clone(suite),
+                Arc::clone(suite),
+                Arc::clone(suite),
+            );
+            let runtime = Arc::clone(&runtime);
             [
                 Trial::test(
                     "nothing_sensitive_was_exported_or_logged_by_any_test",
@@ -204,6 +216,20 @@ fn main() -> ExitCode {
                     move || {
                         metrics::no_metric_attribute_is_an_id_a_card_number_or_a_raw_path(&metrics);
                         Ok(())
+                    },
+                ),
+                // Last, as it starts a second gateway: no count of another
+                // test can see its checkouts.
+                Trial::test(
+                    "dashboards::every_panel_rule_and_link_reads_this_runs_series",
+                    move || {
+                        runtime
+                            .block_on(
+                                dashboards::every_panel_rule_and_link_reads_this_runs_series(
+                                    dashboards,
+                                ),
+                            )
+                            .map_err(|error| Failed::from(format!("{error:#}")))
                     },
                 ),
             ]
