@@ -109,6 +109,7 @@ mod logs;
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod messaging;
 pub mod metrics;
+pub mod otlp_encode;
 pub mod propagation;
 mod span_events;
 #[cfg(feature = "tls")]
