@@ -110,6 +110,7 @@ mod logs;
 pub mod messaging;
 pub mod metrics;
 pub mod otlp_encode;
+mod otlp_traces;
 pub mod propagation;
 mod span_events;
 #[cfg(feature = "tls")]

@@ -89,7 +89,9 @@ impl SpanEncoder {
             let scope = &span.instrumentation_scope;
             let scopes = &self.scopes;
             let same = |&group: &usize| spans[scopes[group]].instrumentation_scope == *scope;
-            let found = previous.filter(same).or_else(|| (0..scopes.len()).find(same));
+            let found = previous
+                .filter(same)
+                .or_else(|| (0..scopes.len()).find(same));
             let group = found.unwrap_or_else(|| {
                 self.scopes.push(index);
                 self.scopes.len() - 1
@@ -225,7 +227,7 @@ impl Request<'_> {
             // ResourceSpans.resource: Resource.attributes; no dropped
             // count, no entity references.
             s.message(1, |s| {
-                for (key, value) in self.resource.iter() {
+                for (key, value) in self.resource {
                     s.message(1, |s| key_value(s, key.as_str(), value));
                 }
             });
@@ -257,7 +259,9 @@ fn scope_fields<S: Sink>(s: &mut S, scope: &InstrumentationScope) {
     string(s, 1, scope.name());
     string(s, 2, scope.version().unwrap_or_default());
     for attribute in scope.attributes() {
-        s.message(3, |s| key_value(s, attribute.key.as_str(), &attribute.value));
+        s.message(3, |s| {
+            key_value(s, attribute.key.as_str(), &attribute.value)
+        });
     }
 }
 
@@ -348,7 +352,9 @@ fn unix_nanos(time: SystemTime) -> u64 {
 
 fn attributes<S: Sink>(s: &mut S, field: u32, attributes: &[opentelemetry::KeyValue]) {
     for attribute in attributes {
-        s.message(field, |s| key_value(s, attribute.key.as_str(), &attribute.value));
+        s.message(field, |s| {
+            key_value(s, attribute.key.as_str(), &attribute.value)
+        });
     }
 }
 

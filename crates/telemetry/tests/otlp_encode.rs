@@ -3,6 +3,11 @@
 //! the request the upstream transform builds, and is byte for byte what
 //! prost writes for it.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a failed check is a panic with the reason in its message"
+)]
+
 use std::{
     borrow::Cow,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -105,10 +110,10 @@ fn time() -> impl Strategy<Value = SystemTime> {
 fn trace_state() -> impl Strategy<Value = TraceState> {
     prop_oneof![
         Just(TraceState::NONE),
-        vec(("[a-z][a-z0-9_*/-]{0,8}", "[!-+.-<>-~]{1,8}"), 0..4).prop_filter_map(
-            "valid and unique keys",
-            |entries| TraceState::from_key_value(entries).ok(),
-        ),
+        vec(("[a-z][a-z0-9_*/-]{0,8}", "[!-+.-<>-~]{1,8}"), 0..4)
+            .prop_filter_map("valid and unique keys", |entries| {
+                TraceState::from_key_value(entries).ok()
+            },),
     ]
 }
 
@@ -152,8 +157,13 @@ fn kind() -> impl Strategy<Value = SpanKind> {
 }
 
 fn scope() -> impl Strategy<Value = InstrumentationScope> {
-    (text(), option::of(text()), option::of(text()), attributes(3)).prop_map(
-        |(name, version, schema_url, attributes)| {
+    (
+        text(),
+        option::of(text()),
+        option::of(text()),
+        attributes(3),
+    )
+        .prop_map(|(name, version, schema_url, attributes)| {
             let mut builder = InstrumentationScope::builder(name).with_attributes(attributes);
             if let Some(version) = version {
                 builder = builder.with_version(version);
@@ -162,8 +172,7 @@ fn scope() -> impl Strategy<Value = InstrumentationScope> {
                 builder = builder.with_schema_url(schema_url);
             }
             builder.build()
-        },
-    )
+        })
 }
 
 /// A few scopes, each also with its attributes reversed: the same scope to
@@ -190,9 +199,8 @@ fn scopes() -> impl Strategy<Value = Vec<InstrumentationScope>> {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (text(), time(), attributes(3), count()).prop_map(|(name, time, attributes, dropped)| {
-        Event::new(name, time, attributes, dropped)
-    })
+    (text(), time(), attributes(3), count())
+        .prop_map(|(name, time, attributes, dropped)| Event::new(name, time, attributes, dropped))
 }
 
 fn link() -> impl Strategy<Value = Link> {
@@ -210,35 +218,33 @@ fn span() -> impl Strategy<Value = (usize, SpanData)> {
     );
     let body = (text(), time(), time(), attributes(6), count(), status());
     let children = (vec(event(), 0..3), count(), vec(link(), 0..3), count());
-    (any::<usize>(), ids, body, children).prop_map(
-        |(scope, ids, body, children)| {
-            let (span_context, parent, parent_span_is_remote, span_kind) = ids;
-            let (name, start_time, end_time, attributes, dropped_attributes_count, status) = body;
-            let (events, dropped_events, links, dropped_links) = children;
-            let mut span_events = SpanEvents::default();
-            span_events.events = events;
-            span_events.dropped_count = dropped_events;
-            let mut span_links = SpanLinks::default();
-            span_links.links = links;
-            span_links.dropped_count = dropped_links;
-            let span = SpanData {
-                span_context,
-                parent_span_id: SpanId::from(parent),
-                parent_span_is_remote,
-                span_kind,
-                name: Cow::Owned(name),
-                start_time,
-                end_time,
-                attributes,
-                dropped_attributes_count,
-                events: span_events,
-                links: span_links,
-                status,
-                instrumentation_scope: InstrumentationScope::builder("").build(),
-            };
-            (scope, span)
-        },
-    )
+    (any::<usize>(), ids, body, children).prop_map(|(scope, ids, body, children)| {
+        let (span_context, parent, parent_span_is_remote, span_kind) = ids;
+        let (name, start_time, end_time, attributes, dropped_attributes_count, status) = body;
+        let (events, dropped_events, links, dropped_links) = children;
+        let mut span_events = SpanEvents::default();
+        span_events.events = events;
+        span_events.dropped_count = dropped_events;
+        let mut span_links = SpanLinks::default();
+        span_links.links = links;
+        span_links.dropped_count = dropped_links;
+        let span = SpanData {
+            span_context,
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote,
+            span_kind,
+            name: Cow::Owned(name),
+            start_time,
+            end_time,
+            attributes,
+            dropped_attributes_count,
+            events: span_events,
+            links: span_links,
+            status,
+            instrumentation_scope: InstrumentationScope::builder("").build(),
+        };
+        (scope, span)
+    })
 }
 
 fn batch() -> impl Strategy<Value = Vec<SpanData>> {
@@ -258,7 +264,9 @@ fn resource() -> impl Strategy<Value = Resource> {
         Some(schema_url) => Resource::builder_empty()
             .with_schema_url(attributes, schema_url)
             .build(),
-        None => Resource::builder_empty().with_attributes(attributes).build(),
+        None => Resource::builder_empty()
+            .with_attributes(attributes)
+            .build(),
     })
 }
 
@@ -327,5 +335,9 @@ fn a_large_batch_is_the_same_bytes() {
         .map(|index| KeyValue::new(format!("attribute.{index}"), "x".repeat(300)))
         .collect();
     let batch: Vec<SpanData> = (0..300).map(|_| plain_span(attributes.clone())).collect();
-    check(&mut SpanEncoder::new(), &batch, &Resource::builder().build());
+    check(
+        &mut SpanEncoder::new(),
+        &batch,
+        &Resource::builder().build(),
+    );
 }
