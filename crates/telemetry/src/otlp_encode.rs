@@ -260,7 +260,7 @@ fn scope_fields<S: Sink>(s: &mut S, scope: &InstrumentationScope) {
     string(s, 2, scope.version().unwrap_or_default());
     for attribute in scope.attributes() {
         s.message(3, |s| {
-            key_value(s, attribute.key.as_str(), &attribute.value)
+            key_value(s, attribute.key.as_str(), &attribute.value);
         });
     }
 }
@@ -353,7 +353,7 @@ fn unix_nanos(time: SystemTime) -> u64 {
 fn attributes<S: Sink>(s: &mut S, field: u32, attributes: &[opentelemetry::KeyValue]) {
     for attribute in attributes {
         s.message(field, |s| {
-            key_value(s, attribute.key.as_str(), &attribute.value)
+            key_value(s, attribute.key.as_str(), &attribute.value);
         });
     }
 }

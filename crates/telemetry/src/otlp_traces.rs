@@ -413,7 +413,154 @@ impl SpanExporter for OtlpSpanExporter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+
     use super::*;
+    use crate::{config::TlsFiles, export::ExportThread};
+
+    /// What the fake collector saw of one request.
+    struct Seen {
+        headers: http::HeaderMap,
+        body: Vec<u8>,
+    }
+
+    /// A collector that gives `answers` in turn (the last one again and
+    /// again) and keeps what it was sent.
+    async fn collector(
+        answers: Vec<(u16, Option<&'static str>, Vec<u8>)>,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let router = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post({
+                let seen = Arc::clone(&seen);
+                move |headers: http::HeaderMap, body: axum::body::Bytes| async move {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(Seen {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let (status, retry_after, body) =
+                        answers[(seen.len() - 1).min(answers.len() - 1)].clone();
+                    let mut response = http::Response::builder().status(status);
+                    if let Some(retry_after) = retry_after {
+                        response = response.header(header::RETRY_AFTER, retry_after);
+                    }
+                    response.body(axum::body::Body::from(body)).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (format!("http://{address}/v1/traces"), seen)
+    }
+
+    fn exporter_to(thread: &ExportThread, endpoint: &str, timeout: Duration) -> HttpSpanExporter {
+        let target = OtlpTarget {
+            protocol: crate::config::Protocol::HttpProtobuf,
+            endpoint: endpoint.parse().unwrap(),
+            timeout,
+            tls: TlsFiles::default(),
+        };
+        let mut exporter =
+            HttpSpanExporter::new(thread.http_client(&target).unwrap(), &target).unwrap();
+        exporter
+            .headers
+            .insert("api-key", HeaderValue::from_static("secret"));
+        exporter.set_resource(&Resource::builder().with_service_name("test").build());
+        exporter
+    }
+
+    fn span(name: &'static str) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(1),
+                SpanId::from(2),
+                TraceFlags::SAMPLED,
+                false,
+                opentelemetry::trace::TraceState::NONE,
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Server,
+            name: name.into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes: vec![],
+            dropped_attributes_count: 0,
+            events: opentelemetry_sdk::trace::SpanEvents::default(),
+            links: opentelemetry_sdk::trace::SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: opentelemetry::InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_throttled_export_is_sent_again_after_retry_after() {
+        // partial_success { rejected_spans: 1, error_message: "too old" }
+        let partial = vec![
+            0x0a, 0x0b, 0x08, 0x01, 0x12, 0x07, b't', b'o', b'o', b' ', b'o', b'l', b'd',
+        ];
+        let (endpoint, seen) = collector(vec![
+            (503, Some("1"), vec![]),
+            (429, None, vec![]),
+            (200, None, partial),
+        ])
+        .await;
+        let thread = ExportThread::start().unwrap();
+        let exporter = exporter_to(&thread, &endpoint, Duration::from_secs(5));
+        let start = Instant::now();
+        exporter.export(vec![span("checkout")]).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(1), "Retry-After: 1");
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        for request in seen.iter() {
+            assert_eq!(request.headers["content-type"], "application/x-protobuf");
+            assert_eq!(request.headers["api-key"], "secret");
+            let request = ExportTraceServiceRequest::decode(request.body.as_slice()).unwrap();
+            let spans = &request.resource_spans[0].scope_spans[0].spans;
+            assert_eq!(spans.len(), 1);
+            assert_eq!(spans[0].name, "checkout");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_bad_request_is_not_sent_again() {
+        let (endpoint, seen) = collector(vec![(400, None, vec![])]).await;
+        let thread = ExportThread::start().unwrap();
+        let exporter = exporter_to(&thread, &endpoint, Duration::from_secs(5));
+        let error = exporter.export(vec![span("bad")]).await.unwrap_err();
+        assert!(error.to_string().contains("status code: 400"), "{error}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn retries_stop_after_three_and_at_the_timeout() {
+        let (endpoint, seen) = collector(vec![(502, None, vec![])]).await;
+        let thread = ExportThread::start().unwrap();
+        let exporter = exporter_to(&thread, &endpoint, Duration::from_secs(5));
+        let error = exporter.export(vec![span("down")]).await.unwrap_err();
+        assert!(error.to_string().contains("status code: 502"), "{error}");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            4,
+            "the first try and three more"
+        );
+
+        // A wait the timeout does not leave room for is not waited.
+        let (endpoint, seen) = collector(vec![(503, Some("60"), vec![])]).await;
+        let impatient = exporter_to(&thread, &endpoint, Duration::from_secs(2));
+        let start = Instant::now();
+        impatient.export(vec![span("later")]).await.unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn headers_are_parsed_as_upstream_parses_them() {
