@@ -5,7 +5,7 @@
 //! prost then walks those structs, measuring each nested message again at
 //! every level it is nested in. [`SpanEncoder`] writes the protobuf wire
 //! format directly from [`SpanData`] instead, in two passes over one walk
-//! of the batch (the [`Sink`] trait): the first measures every nested
+//! of the batch (a private `Sink` trait): the first measures every nested
 //! message once, in the order the messages start; the second writes, taking
 //! each length from that list. The only copy is the one into the request's
 //! bytes, in a buffer kept from one export to the next.
@@ -121,6 +121,9 @@ trait Sink {
     fn raw(&mut self, bytes: &[u8]);
     /// A length-delimited field whose content `body` produces.
     fn message(&mut self, field: u32, body: impl FnOnce(&mut Self));
+    /// The same, for content whose `size` is cheaper to compute than to
+    /// measure (an attribute): the first pass does not walk it.
+    fn sized_message(&mut self, field: u32, size: usize, body: impl FnOnce(&mut Self));
 
     fn key(&mut self, field: u32, wire_type: u32) {
         self.varint(u64::from(field << 3 | wire_type));
@@ -135,6 +138,7 @@ struct Sizer<'a> {
 }
 
 impl Sink for Sizer<'_> {
+    #[inline]
     fn varint(&mut self, value: u64) {
         self.len += varint_len(value);
     }
@@ -161,6 +165,12 @@ impl Sink for Sizer<'_> {
         self.key(field, LEN);
         self.varint(size as u64);
     }
+
+    fn sized_message(&mut self, field: u32, size: usize, _: impl FnOnce(&mut Self)) {
+        self.key(field, LEN);
+        self.varint(size as u64);
+        self.len += size;
+    }
 }
 
 /// The second pass: writes, with the lengths the first one measured.
@@ -171,6 +181,7 @@ struct Writer<'a> {
 }
 
 impl Sink for Writer<'_> {
+    #[inline]
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             #[expect(clippy::cast_possible_truncation, reason = "the low 7 bits")]
@@ -189,6 +200,7 @@ impl Sink for Writer<'_> {
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
+    #[inline]
     fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -196,6 +208,14 @@ impl Sink for Writer<'_> {
     fn message(&mut self, field: u32, body: impl FnOnce(&mut Self)) {
         let size = self.sizes[self.next];
         self.next += 1;
+        self.key(field, LEN);
+        self.varint(size as u64);
+        let start = self.buf.len();
+        body(self);
+        debug_assert_eq!(self.buf.len() - start, size, "field {field}");
+    }
+
+    fn sized_message(&mut self, field: u32, size: usize, body: impl FnOnce(&mut Self)) {
         self.key(field, LEN);
         self.varint(size as u64);
         let start = self.buf.len();
@@ -228,7 +248,7 @@ impl Request<'_> {
             // count, no entity references.
             s.message(1, |s| {
                 for (key, value) in self.resource {
-                    s.message(1, |s| key_value(s, key.as_str(), value));
+                    key_value(s, 1, key.as_str(), value);
                 }
             });
             let mut order = self.order;
@@ -259,20 +279,18 @@ fn scope_fields<S: Sink>(s: &mut S, scope: &InstrumentationScope) {
     string(s, 1, scope.name());
     string(s, 2, scope.version().unwrap_or_default());
     for attribute in scope.attributes() {
-        s.message(3, |s| {
-            key_value(s, attribute.key.as_str(), &attribute.value);
-        });
+        key_value(s, 3, attribute.key.as_str(), &attribute.value);
     }
 }
 
 /// `Span`.
 fn span<S: Sink>(s: &mut S, span: &SpanData) {
     let context = &span.span_context;
-    bytes(s, 1, &context.trace_id().to_bytes());
-    bytes(s, 2, &context.span_id().to_bytes());
+    id(s, 1, context.trace_id().to_bytes());
+    id(s, 2, context.span_id().to_bytes());
     trace_state(s, 3, context.trace_state());
     if span.parent_span_id != SpanId::INVALID {
-        bytes(s, 4, &span.parent_span_id.to_bytes());
+        id(s, 4, span.parent_span_id.to_bytes());
     }
     string(s, 5, &span.name);
     // SpanKind: never 0 (unspecified), so always written.
@@ -300,8 +318,8 @@ fn span<S: Sink>(s: &mut S, span: &SpanData) {
     for link in &span.links.links {
         s.message(13, |s| {
             let context = &link.span_context;
-            bytes(s, 1, &context.trace_id().to_bytes());
-            bytes(s, 2, &context.span_id().to_bytes());
+            id(s, 1, context.trace_id().to_bytes());
+            id(s, 2, context.span_id().to_bytes());
             trace_state(s, 3, context.trace_state());
             attributes(s, 4, &link.attributes);
             uint32(s, 5, link.dropped_attributes_count);
@@ -352,16 +370,23 @@ fn unix_nanos(time: SystemTime) -> u64 {
 
 fn attributes<S: Sink>(s: &mut S, field: u32, attributes: &[opentelemetry::KeyValue]) {
     for attribute in attributes {
-        s.message(field, |s| {
-            key_value(s, attribute.key.as_str(), &attribute.value);
-        });
+        key_value(s, field, attribute.key.as_str(), &attribute.value);
     }
 }
 
-/// `KeyValue`: the key, and the value always (an empty string included).
-fn key_value<S: Sink>(s: &mut S, key: &str, value: &Value) {
-    string(s, 1, key);
-    s.message(2, |s| any_value(s, value));
+// Attributes are most of a span's bytes, and their sizes follow from the
+// lengths of their strings: computed, not measured, they cost the first
+// pass next to nothing and take no place in the list of sizes.
+
+/// A `KeyValue` field: the key, and the value always (an empty string
+/// included).
+fn key_value<S: Sink>(s: &mut S, field: u32, key: &str, value: &Value) {
+    let value_len = any_value_len(value);
+    let size = string_len(key) + len_field(value_len);
+    s.sized_message(field, size, |s| {
+        string(s, 1, key);
+        s.sized_message(2, value_len, |s| any_value(s, value));
+    });
 }
 
 /// `AnyValue`'s fields. A oneof member is written even when it is its
@@ -373,30 +398,82 @@ fn any_value<S: Sink>(s: &mut S, value: &Value) {
         Value::F64(value) => one_f64(s, *value),
         Value::String(value) => one_string(s, value.as_str()),
         // ArrayValue.values, each an AnyValue.
-        Value::Array(Array::Bool(values)) => s.message(5, |s| {
-            for &value in values {
-                s.message(1, |s| one_bool(s, value));
+        Value::Array(array) => s.sized_message(5, array_len(array), |s| match array {
+            Array::Bool(values) => {
+                for &value in values {
+                    s.sized_message(1, BOOL_LEN, |s| one_bool(s, value));
+                }
             }
-        }),
-        Value::Array(Array::I64(values)) => s.message(5, |s| {
-            for &value in values {
-                s.message(1, |s| one_i64(s, value));
+            Array::I64(values) => {
+                for &value in values {
+                    s.sized_message(1, i64_len(value), |s| one_i64(s, value));
+                }
             }
-        }),
-        Value::Array(Array::F64(values)) => s.message(5, |s| {
-            for &value in values {
-                s.message(1, |s| one_f64(s, value));
+            Array::F64(values) => {
+                for &value in values {
+                    s.sized_message(1, F64_LEN, |s| one_f64(s, value));
+                }
             }
-        }),
-        Value::Array(Array::String(values)) => s.message(5, |s| {
-            for value in values {
-                s.message(1, |s| one_string(s, value.as_str()));
+            Array::String(values) => {
+                for value in values {
+                    let value = value.as_str();
+                    s.sized_message(1, len_field(value.len()), |s| one_string(s, value));
+                }
             }
+            // A kind of array newer than this code: empty.
+            _ => {}
         }),
         // A kind of value newer than this code (upstream would panic):
         // its text rather than nothing.
         other => one_string(s, &other.as_str()),
     }
+}
+
+/// The size of `AnyValue` fields as [`any_value`] writes them.
+fn any_value_len(value: &Value) -> usize {
+    match value {
+        Value::Bool(_) => BOOL_LEN,
+        Value::I64(value) => i64_len(*value),
+        Value::F64(_) => F64_LEN,
+        Value::String(value) => len_field(value.as_str().len()),
+        Value::Array(array) => len_field(array_len(array)),
+        other => len_field(other.as_str().len()),
+    }
+}
+
+/// The size of an `ArrayValue`'s fields.
+fn array_len(array: &Array) -> usize {
+    match array {
+        Array::Bool(values) => values.len() * len_field(BOOL_LEN),
+        Array::I64(values) => values.iter().map(|&value| len_field(i64_len(value))).sum(),
+        Array::F64(values) => values.len() * len_field(F64_LEN),
+        Array::String(values) => (values.iter())
+            .map(|value| len_field(len_field(value.as_str().len())))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// A field of `size` bytes after a one-byte key (field numbers below 16)
+/// and its length.
+fn len_field(size: usize) -> usize {
+    1 + varint_len(size as u64) + size
+}
+
+/// A `string` field as [`string`] writes it.
+fn string_len(value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        len_field(value.len())
+    }
+}
+
+const BOOL_LEN: usize = 2;
+const F64_LEN: usize = 9;
+
+fn i64_len(value: i64) -> usize {
+    1 + varint_len(value.cast_unsigned())
 }
 
 fn one_string<S: Sink>(s: &mut S, value: &str) {
@@ -424,15 +501,19 @@ fn one_f64<S: Sink>(s: &mut S, value: f64) {
 /// A `string` field: left out when empty.
 fn string<S: Sink>(s: &mut S, field: u32, value: &str) {
     if !value.is_empty() {
-        bytes(s, field, value.as_bytes());
+        s.key(field, LEN);
+        s.varint(value.len() as u64);
+        s.raw(value.as_bytes());
     }
 }
 
-/// A `bytes` field (only ids here, never empty).
-fn bytes<S: Sink>(s: &mut S, field: u32, value: &[u8]) {
+/// A `bytes` field for an id (never empty): of a length known at compile
+/// time, which makes its copy a move or two rather than a call to memcpy.
+#[inline]
+fn id<S: Sink, const N: usize>(s: &mut S, field: u32, id: [u8; N]) {
     s.key(field, LEN);
-    s.varint(value.len() as u64);
-    s.raw(value);
+    s.varint(N as u64);
+    s.raw(&id);
 }
 
 /// A `uint32` field: left out when 0.
