@@ -135,6 +135,15 @@ impl Transport {
     pub(crate) fn last_failure(&self) -> LastFailure {
         Arc::clone(&self.last_failure)
     }
+
+    /// Waits on the export thread's timer, whoever awaits it (the SDK's
+    /// batch thread has no runtime): a retry's backoff. The timer is made
+    /// there too, inside the task.
+    pub(crate) async fn sleep(&self, duration: Duration) {
+        let _ = (self.runtime)
+            .spawn(async move { tokio::time::sleep(duration).await })
+            .await;
+    }
 }
 
 #[async_trait::async_trait]

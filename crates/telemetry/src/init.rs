@@ -35,7 +35,9 @@ use crate::{
     },
     export::{ExportThread, NamedExporter},
     layers::{Events, LayerFilter},
-    log_records, logs, span_events,
+    log_records, logs,
+    otlp_traces::{self, HttpSpanExporter, OtlpSpanExporter},
+    span_events,
 };
 
 /// How often the same SDK warning (a failed export, say) may be logged.
@@ -520,11 +522,35 @@ macro_rules! otlp_exporter {
     }};
 }
 
+/// Traces over `http/protobuf` go through the crate's own exporter, which
+/// encodes spans without building upstream's messages first
+/// (`otlp_traces`); over gRPC, or compressed, through upstream's.
 fn span_exporter(
     target: &OtlpTarget,
     export_thread: &ExportThread,
-) -> Result<NamedExporter<SpanExporter>, InitError> {
-    Ok(otlp_exporter!(SpanExporter, "spans", target, export_thread))
+) -> Result<OtlpSpanExporter, InitError> {
+    if otlp_traces::wants_upstream(target) {
+        return Ok(OtlpSpanExporter::Upstream(otlp_exporter!(
+            SpanExporter,
+            "spans",
+            target,
+            export_thread
+        )));
+    }
+    let failed = |reason: String| InitError::Exporter {
+        endpoint: target.endpoint.to_string(),
+        reason,
+    };
+    let transport = export_thread.http_client(target).map_err(failed)?;
+    let last_failure = transport.last_failure();
+    let exporter = HttpSpanExporter::new(transport, target).map_err(failed)?;
+    Ok(OtlpSpanExporter::Encoded(NamedExporter::new(
+        exporter,
+        "spans",
+        target,
+        Some(last_failure),
+        export_thread.reachability(),
+    )))
 }
 
 fn log_exporter(

@@ -109,6 +109,8 @@ mod logs;
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod messaging;
 pub mod metrics;
+pub mod otlp_encode;
+mod otlp_traces;
 pub mod propagation;
 mod span_events;
 #[cfg(feature = "tls")]

@@ -11,6 +11,7 @@
 
 use std::{
     collections::HashMap,
+    fmt::Write as _,
     sync::{Arc, Mutex},
 };
 
@@ -36,7 +37,6 @@ impl<S: tracing::Subscriber> Layer<S> for Lines {
             let mut message = format!("{} {}", metadata.target(), metadata.name());
             event.record(
                 &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                    use std::fmt::Write as _;
                     let _ = write!(message, " {}={value:?}", field.name());
                 },
             );
