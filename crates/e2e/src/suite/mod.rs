@@ -145,8 +145,13 @@ impl Suite {
     }
 
     /// The URL of the service's own database, for tests that check rows.
+    ///
+    /// In the clear, as in the compose file, whose Postgres has no TLS:
+    /// Debian's Postgres has `ssl = on`, and sqlx's default `prefer` would
+    /// encrypt every query on loopback, which users do not run (and a
+    /// benchmark would count).
     pub fn database_url(&self, service: Service) -> Option<String> {
-        (self.databases.get(&service)).map(|name| format!("{POSTGRES}/{name}"))
+        (self.databases.get(&service)).map(|name| format!("{POSTGRES}/{name}?sslmode=disable"))
     }
 
     pub fn receiver(&self) -> &OtlpReceiver {
