@@ -270,8 +270,8 @@ const PARTS: [Part; 7] = [
     Part {
         name: "trace context: injected and extracted",
         functions: &[
-            "TextMapCompositePropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::inject_context",
-            "TextMapCompositePropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::extract_with_context",
+            "W3cPropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::inject_context",
+            "W3cPropagator as opentelemetry::propagation::text_map_propagator::TextMapPropagator>::extract_with_context",
         ],
         less: &[],
     },

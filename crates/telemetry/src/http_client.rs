@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use http::Extensions;
 use opentelemetry::{KeyValue, global};
-use opentelemetry_http::HeaderInjector;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
@@ -22,7 +21,7 @@ use reqwest_tracing::{ReqwestOtelSpanBackend, TracingMiddleware};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::http_method_name as method_name;
+use crate::{http_method_name as method_name, propagation::HeaderMapInjector};
 
 /// The client's type and errors, and reqwest itself, at the versions the
 /// client is built with: a service names them from here.
@@ -72,7 +71,7 @@ impl Middleware for PropagateContext {
     ) -> Result<Response> {
         let context = Span::current().context();
         global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut HeaderInjector(request.headers_mut()));
+            propagator.inject_context(&context, &mut HeaderMapInjector(request.headers_mut()));
         });
         next.run(request, extensions).await
     }

@@ -3,11 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use opentelemetry::{
-    KeyValue, global,
-    propagation::{TextMapCompositePropagator, TextMapPropagator},
-    trace::TracerProvider as _,
-};
+use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 #[cfg(feature = "grpc")]
 use opentelemetry_otlp::WithTonicConfig;
@@ -18,7 +14,6 @@ use opentelemetry_sdk::{
     Resource,
     logs::SdkLoggerProvider,
     metrics::{PeriodicReader, SdkMeterProvider},
-    propagation::{BaggagePropagator, TraceContextPropagator},
     resource::TelemetryResourceDetector,
     trace::{Sampler as SdkSampler, SdkTracerProvider},
 };
@@ -34,9 +29,10 @@ use crate::{
         TelemetryConfig, Temporality,
     },
     export::{ExportThread, NamedExporter},
-    layers::{Events, LayerFilter},
+    layers::{Events, LayerFilter, LogFilter},
     log_records, logs,
     otlp_traces::{self, HttpSpanExporter, OtlpSpanExporter},
+    propagation::W3cPropagator,
     span_events,
 };
 
@@ -268,7 +264,7 @@ impl Telemetry {
     {
         let config = &self.config;
         // Parsed in `new` already.
-        let log_filter = || EnvFilter::try_new(&config.log_filter).unwrap_or_default();
+        let log_filter = || LogFilter::new(&config.log_filter);
         let tracer = self.tracer_provider.tracer("service-telemetry");
         let spans = tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -354,17 +350,11 @@ impl Telemetry {
     }
 }
 
-fn propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
-    let propagators = propagators
-        .iter()
-        .map(|propagator| -> Box<dyn TextMapPropagator + Send + Sync> {
-            match propagator {
-                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
-                Propagator::Baggage => Box::new(BaggagePropagator::new()),
-            }
-        })
-        .collect();
-    TextMapCompositePropagator::new(propagators)
+fn propagator(propagators: &[Propagator]) -> W3cPropagator {
+    W3cPropagator::new(
+        propagators.contains(&Propagator::TraceContext),
+        propagators.contains(&Propagator::Baggage),
+    )
 }
 
 /// The resource as the SDK specification and the conventions want it:

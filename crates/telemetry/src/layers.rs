@@ -35,11 +35,11 @@ pub(crate) enum Events {
     /// None: the span layer (its events are made by `DeliberateSpanEvents`).
     None,
     /// The lines `RUST_LOG` asks for.
-    Logged(EnvFilter),
+    Logged(LogFilter),
     /// The lines `RUST_LOG` asks for, but for the exporters' own (the SDK's
     /// diagnostics and what the transport logs on the export thread):
     /// exporting those would make more to export.
-    LoggedButExporters(EnvFilter),
+    LoggedButExporters(LogFilter),
     /// Events given a name (`info!(name: "order.confirmed", ..)`), which
     /// become span events whatever `RUST_LOG` says.
     Named,
@@ -47,11 +47,41 @@ pub(crate) enum Events {
     SdkWarnings,
 }
 
+/// `RUST_LOG`'s directives, and whether they need to follow spans.
+pub(crate) struct LogFilter {
+    filter: EnvFilter,
+    /// Only directives scoped to a span (`target[span{field=value}]=level`)
+    /// need the spans' enters and exits; following them costs two lookups
+    /// under a lock each time a span's future is polled, in every layer
+    /// that has such a filter.
+    follows_spans: bool,
+}
+
+impl LogFilter {
+    /// `directives` already checked by `EnvFilter::try_new`.
+    pub(crate) fn new(directives: &str) -> Self {
+        Self {
+            filter: EnvFilter::try_new(directives).unwrap_or_default(),
+            follows_spans: directives.contains('['),
+        }
+    }
+}
+
 /// A per-layer filter: every span at [`SPAN_LEVEL`] or above, and the
 /// layer's [`Events`].
 pub(crate) struct LayerFilter(pub(crate) Events);
 
 impl LayerFilter {
+    /// `RUST_LOG`'s filter, when it follows spans.
+    fn span_scoped(&self) -> Option<&EnvFilter> {
+        match &self.0 {
+            Events::Logged(log) | Events::LoggedButExporters(log) if log.follows_spans => {
+                Some(&log.filter)
+            }
+            _ => None,
+        }
+    }
+
     /// The verdict on an event that needs no `RUST_LOG`.
     fn wants_event(&self, metadata: &Metadata<'_>) -> bool {
         match &self.0 {
@@ -70,11 +100,17 @@ impl LayerFilter {
 impl<S> Filter<S> for LayerFilter {
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
         let wanted = if metadata.is_span() {
+            if let Some(filter) = self.span_scoped() {
+                // Registers the span's call site with the directives scoped
+                // to it, which `on_new_span` then looks up; the verdict on
+                // spans is the level's alone.
+                let _ = <EnvFilter as Filter<S>>::callsite_enabled(filter, metadata);
+            }
             *metadata.level() <= SPAN_LEVEL
-        } else if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        } else if let Events::Logged(log) | Events::LoggedButExporters(log) = &self.0 {
             // `never` only where no directive, dynamic ones included, could
             // enable the event.
-            !<EnvFilter as Filter<S>>::callsite_enabled(filter, metadata).is_never()
+            !<EnvFilter as Filter<S>>::callsite_enabled(&log.filter, metadata).is_never()
         } else {
             self.wants_event(metadata)
         };
@@ -95,15 +131,15 @@ impl<S> Filter<S> for LayerFilter {
         let metadata = event.metadata();
         match &self.0 {
             Events::None => false,
-            Events::Logged(filter) => {
-                Filter::enabled(filter, metadata, context)
-                    && Filter::event_enabled(filter, event, context)
+            Events::Logged(log) => {
+                Filter::enabled(&log.filter, metadata, context)
+                    && Filter::event_enabled(&log.filter, event, context)
             }
-            Events::LoggedButExporters(filter) => {
+            Events::LoggedButExporters(log) => {
                 !is_sdk_target(metadata.target())
                     && !crate::export::is_export_thread()
-                    && Filter::enabled(filter, metadata, context)
-                    && Filter::event_enabled(filter, event, context)
+                    && Filter::enabled(&log.filter, metadata, context)
+                    && Filter::event_enabled(&log.filter, event, context)
             }
             Events::Named | Events::SdkWarnings => self.wants_event(metadata),
         }
@@ -112,8 +148,8 @@ impl<S> Filter<S> for LayerFilter {
     fn max_level_hint(&self) -> Option<LevelFilter> {
         let events = match &self.0 {
             Events::None => LevelFilter::OFF,
-            Events::Logged(filter) | Events::LoggedButExporters(filter) => {
-                <EnvFilter as Filter<S>>::max_level_hint(filter)?
+            Events::Logged(log) | Events::LoggedButExporters(log) => {
+                <EnvFilter as Filter<S>>::max_level_hint(&log.filter)?
             }
             Events::Named => SPAN_LEVEL,
             Events::SdkWarnings => LevelFilter::WARN,
@@ -121,7 +157,7 @@ impl<S> Filter<S> for LayerFilter {
         Some(events.max(SPAN_LEVEL))
     }
 
-    // EnvFilter follows spans for its span-scoped directives.
+    // EnvFilter follows spans for its span-scoped directives, if any.
 
     fn on_new_span(
         &self,
@@ -129,7 +165,7 @@ impl<S> Filter<S> for LayerFilter {
         id: &tracing::span::Id,
         context: Context<'_, S>,
     ) {
-        if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        if let Some(filter) = self.span_scoped() {
             Filter::on_new_span(filter, attrs, id, context);
         }
     }
@@ -140,25 +176,25 @@ impl<S> Filter<S> for LayerFilter {
         values: &tracing::span::Record<'_>,
         context: Context<'_, S>,
     ) {
-        if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        if let Some(filter) = self.span_scoped() {
             Filter::on_record(filter, id, values, context);
         }
     }
 
     fn on_enter(&self, id: &tracing::span::Id, context: Context<'_, S>) {
-        if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        if let Some(filter) = self.span_scoped() {
             Filter::on_enter(filter, id, context);
         }
     }
 
     fn on_exit(&self, id: &tracing::span::Id, context: Context<'_, S>) {
-        if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        if let Some(filter) = self.span_scoped() {
             Filter::on_exit(filter, id, context);
         }
     }
 
     fn on_close(&self, id: tracing::span::Id, context: Context<'_, S>) {
-        if let Events::Logged(filter) | Events::LoggedButExporters(filter) = &self.0 {
+        if let Some(filter) = self.span_scoped() {
             Filter::on_close(filter, id, context);
         }
     }
@@ -168,4 +204,68 @@ impl<S> Filter<S> for LayerFilter {
 /// `opentelemetry-otlp`, ...).
 pub(crate) fn is_sdk_target(target: &str) -> bool {
     target.starts_with("opentelemetry")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt};
+
+    use super::*;
+
+    /// What a fmt layer filtered by `RUST_LOG=directives` writes.
+    fn logged(directives: &str, emit: impl FnOnce()) -> String {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&written);
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || WriteInto(Arc::clone(&writer)))
+            .with_filter(LayerFilter(Events::Logged(LogFilter::new(directives))));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), emit);
+        let bytes = written
+            .lock()
+            .map(|bytes| bytes.clone())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct WriteInto(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for WriteInto {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut bytes) = self.0.lock() {
+                bytes.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn inside_and_outside_a_request() {
+        tracing::info!("outside");
+        tracing::info_span!("request").in_scope(|| tracing::info!("inside"));
+        tracing::warn!("warned");
+    }
+
+    #[test]
+    fn a_directive_scoped_to_a_span_still_applies_inside_it_only() {
+        let lines = logged("warn,[request]=info", inside_and_outside_a_request);
+        assert!(lines.contains("inside"), "{lines}");
+        assert!(!lines.contains("outside"), "{lines}");
+        assert!(lines.contains("warned"), "{lines}");
+    }
+
+    #[test]
+    fn plain_directives_filter_by_level() {
+        let lines = logged("warn", inside_and_outside_a_request);
+        assert!(
+            !lines.contains("inside") && !lines.contains("outside"),
+            "{lines}"
+        );
+        assert!(lines.contains("warned"), "{lines}");
+    }
 }

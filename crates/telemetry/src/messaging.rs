@@ -272,24 +272,15 @@ pub fn record_failure(span: &Span, error_type: &str, message: &str) {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::{
-        propagation::TextMapCompositePropagator,
-        trace::{TraceContextExt, TracerProvider as _},
-    };
-    use opentelemetry_sdk::{
-        propagation::{BaggagePropagator, TraceContextPropagator},
-        trace::SdkTracerProvider,
-    };
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
     /// Runs `test` with propagators and a tracer that gives spans real ids.
     fn traced<T>(test: impl FnOnce() -> T) -> T {
-        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
+        global::set_text_map_propagator(crate::propagation::W3cPropagator::new(true, true));
         let provider = SdkTracerProvider::builder().build();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));

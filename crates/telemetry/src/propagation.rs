@@ -16,9 +16,25 @@
 //!   dropped whole.
 //! - `baggage` headers are joined too; the SDK bounds what it keeps (8192
 //!   bytes, 64 entries).
+//!
+//! [`W3cPropagator`] is the one propagator the crate installs: W3C Trace
+//! Context and Baggage, with the same checks wherever a context comes from
+//! (HTTP, NATS, an outbox row), and without the SDK propagators' copies:
+//! a `traceparent` is parsed and written byte by byte, an empty
+//! `tracestate` or `baggage` is neither parsed nor sent, and the HTTP
+//! headers are written without copying their names or values again.
 
-use http::HeaderMap;
-use opentelemetry::{Context, global, propagation::Extractor};
+use std::{borrow::Cow, str::FromStr};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::{
+    Context,
+    baggage::BaggageExt,
+    global,
+    propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter},
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -73,18 +89,128 @@ pub fn baggage_entry(headers: &HeaderMap, key: &str) -> Option<String> {
         .map(|value| value.as_str().to_owned())
 }
 
-/// The propagation headers that passed the checks, each as one value.
-struct CheckedHeaders {
-    traceparent: Option<String>,
-    tracestate: Option<String>,
-    baggage: Option<String>,
+/// W3C Trace Context (`traceparent`, `tracestate`) and W3C Baggage, as
+/// `OTEL_PROPAGATORS` enables them: the SDK's two propagators in one, with
+/// this module's checks on every context read, from any carrier.
+#[derive(Debug)]
+pub struct W3cPropagator {
+    trace_context: bool,
+    baggage: bool,
+    fields: Vec<String>,
 }
 
-impl CheckedHeaders {
-    fn new(headers: &HeaderMap) -> Self {
+impl W3cPropagator {
+    /// Carries what is enabled: the trace context, the baggage, or both.
+    pub fn new(trace_context: bool, baggage: bool) -> Self {
+        let fields = [
+            (TRACEPARENT, trace_context),
+            (TRACESTATE, trace_context),
+            (BAGGAGE, baggage),
+        ]
+        .into_iter()
+        .filter(|(_, enabled)| *enabled)
+        .map(|(field, _)| field.to_owned())
+        .collect();
+        Self {
+            trace_context,
+            baggage,
+            fields,
+        }
+    }
+
+    /// The remote parent a carrier names, when its `traceparent` is valid.
+    fn span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
+        let (trace_id, span_id, flags) = parse_traceparent(extractor.get(TRACEPARENT)?)?;
+        let trace_state = extractor
+            .get(TRACESTATE)
+            .filter(|value| !value.trim().is_empty() && is_bounded_tracestate(value))
+            .and_then(|value| TraceState::from_str(value).ok())
+            .unwrap_or_default();
+        Some(SpanContext::new(
+            trace_id,
+            span_id,
+            flags,
+            true,
+            trace_state,
+        ))
+    }
+}
+
+impl TextMapPropagator for W3cPropagator {
+    fn inject_context(&self, context: &Context, injector: &mut dyn Injector) {
+        if self.trace_context {
+            let span = context.span();
+            let span_context = span.span_context();
+            if span_context.is_valid() {
+                injector.set(TRACEPARENT, traceparent_value(span_context));
+                // An empty `tracestate` is not sent (W3C: a vendor may
+                // leave out an empty list).
+                if *span_context.trace_state() != TraceState::NONE {
+                    let header = span_context.trace_state().header();
+                    if !header.is_empty() {
+                        injector.set(TRACESTATE, header);
+                    }
+                }
+            }
+        }
+        if self.baggage && !context.baggage().is_empty() {
+            // Rare on the hot path, and its encoding is the SDK's to get
+            // right: percent-encoding, properties, the size limits.
+            BaggagePropagator::new().inject_context(context, injector);
+        }
+    }
+
+    fn extract_with_context(&self, context: &Context, extractor: &dyn Extractor) -> Context {
+        let parent = self
+            .trace_context
+            .then(|| Self::span_context(extractor))
+            .flatten()
+            .map(|span_context| context.with_remote_span_context(span_context));
+        match extractor.get(BAGGAGE) {
+            Some(baggage) if self.baggage && !baggage.trim().is_empty() => BaggagePropagator::new()
+                .extract_with_context(parent.as_ref().unwrap_or(context), extractor),
+            _ => parent.unwrap_or_else(|| context.clone()),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
+    }
+}
+
+/// Writes propagation fields into HTTP headers: the three W3C names without
+/// parsing them, and each value without copying it again.
+pub(crate) struct HeaderMapInjector<'a>(pub(crate) &'a mut HeaderMap);
+
+impl Injector for HeaderMapInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let name = match key {
+            TRACEPARENT => HeaderName::from_static(TRACEPARENT),
+            TRACESTATE => HeaderName::from_static(TRACESTATE),
+            BAGGAGE => HeaderName::from_static(BAGGAGE),
+            other => match HeaderName::from_str(other) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// The propagation headers that passed the checks, each as one value,
+/// borrowed from the request unless repeated headers had to be joined.
+struct CheckedHeaders<'a> {
+    traceparent: Option<&'a str>,
+    tracestate: Option<Cow<'a, str>>,
+    baggage: Option<Cow<'a, str>>,
+}
+
+impl<'a> CheckedHeaders<'a> {
+    fn new(headers: &'a HeaderMap) -> Self {
         let traceparent = single(headers, TRACEPARENT).filter(|value| is_valid_traceparent(value));
         let tracestate = traceparent
-            .as_ref()
             .and_then(|_| joined(headers, TRACESTATE))
             .filter(|value| is_bounded_tracestate(value));
         Self {
@@ -95,10 +221,10 @@ impl CheckedHeaders {
     }
 }
 
-impl Extractor for CheckedHeaders {
+impl Extractor for CheckedHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         match key {
-            TRACEPARENT => self.traceparent.as_deref(),
+            TRACEPARENT => self.traceparent,
             TRACESTATE => self.tracestate.as_deref(),
             BAGGAGE => self.baggage.as_deref(),
             _ => None,
@@ -107,59 +233,113 @@ impl Extractor for CheckedHeaders {
 
     fn keys(&self) -> Vec<&str> {
         [
-            (TRACEPARENT, &self.traceparent),
-            (TRACESTATE, &self.tracestate),
-            (BAGGAGE, &self.baggage),
+            (TRACEPARENT, self.traceparent.is_some()),
+            (TRACESTATE, self.tracestate.is_some()),
+            (BAGGAGE, self.baggage.is_some()),
         ]
         .into_iter()
-        .filter(|(_, value)| value.is_some())
+        .filter(|(_, present)| *present)
         .map(|(key, _)| key)
         .collect()
     }
 }
 
 /// The header's value if it was sent exactly once, as visible ASCII.
-fn single(headers: &HeaderMap, name: &str) -> Option<String> {
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?.to_str().ok()?;
-    values.next().is_none().then(|| value.to_owned())
+    values.next().is_none().then_some(value)
 }
 
-/// Every value of a list header joined with commas, as RFC 9110 allows.
-fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<&str> = headers
+/// Every value of a list header joined with commas, as RFC 9110 allows;
+/// borrowed when it was sent once.
+fn joined<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    let mut values = headers
         .get_all(name)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
+        .filter_map(|value| value.to_str().ok());
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(Cow::Borrowed(first));
+    };
+    let mut all = format!("{first},{second}");
+    for value in values {
+        all.push(',');
+        all.push_str(value);
+    }
+    Some(Cow::Owned(all))
 }
 
 /// `version "-" trace-id "-" parent-id "-" trace-flags`, exactly.
 pub(crate) fn is_valid_traceparent(value: &str) -> bool {
-    let lower_hex = |field: &str, length: usize| {
-        field.len() == length
-            && field
-                .bytes()
-                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    parse_traceparent(value).is_some()
+}
+
+/// The ids and flags of a `traceparent` that matches the grammar: lowercase
+/// hex of 2, 32, 16 and 2 digits, ids not all zero, version not `ff`,
+/// nothing after the flags in version `00` (later versions may append
+/// `-` and fields).
+fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 || bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let version = hex_value(&bytes[..2])?;
+    let well_ended = match (version, bytes.get(55)) {
+        (_, None) => true,
+        (0, Some(_)) => false,
+        (_, Some(&next)) => next == b'-',
     };
-    let not_zero = |field: &str| field.bytes().any(|byte| byte != b'0');
-    let mut fields = value.splitn(5, '-');
-    let (Some(version), Some(trace_id), Some(parent_id), Some(flags)) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return false;
-    };
-    let rest = fields.next();
-    lower_hex(version, 2)
-        && version != "ff"
-        && lower_hex(trace_id, 32)
-        && not_zero(trace_id)
-        && lower_hex(parent_id, 16)
-        && not_zero(parent_id)
-        && lower_hex(flags, 2)
-        // Version 00 ends at the flags; later versions may append fields.
-        && (rest.is_none() || version != "00")
+    if version == 0xff || !well_ended {
+        return None;
+    }
+    let trace_id = hex_value(&bytes[3..35])?;
+    let span_id = hex_value(&bytes[36..52])?;
+    let flags = hex_value(&bytes[53..55])?;
+    if trace_id == 0 || span_id == 0 {
+        return None;
+    }
+    Some((
+        TraceId::from(trace_id),
+        SpanId::from(u64::try_from(span_id).ok()?),
+        // Only `sampled` is defined; the other bits are not carried on.
+        TraceFlags::new(u8::try_from(flags).ok()?) & TraceFlags::SAMPLED,
+    ))
+}
+
+/// Lowercase hex digits as a number; `None` on anything else.
+fn hex_value(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0_u128, |number, &digit| {
+        let value = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            _ => return None,
+        };
+        Some(number << 4 | u128::from(value))
+    })
+}
+
+/// `00-<trace-id>-<span-id>-<flags>` of a valid span context.
+fn traceparent_value(span_context: &SpanContext) -> String {
+    let mut value = String::with_capacity(55);
+    value.push_str("00-");
+    push_hex(&mut value, &span_context.trace_id().to_bytes());
+    value.push('-');
+    push_hex(&mut value, &span_context.span_id().to_bytes());
+    value.push('-');
+    push_hex(
+        &mut value,
+        &[(span_context.trace_flags() & TraceFlags::SAMPLED).to_u8()],
+    );
+    value
+}
+
+fn push_hex(text: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
 }
 
 fn is_bounded_tracestate(value: &str) -> bool {
@@ -173,9 +353,6 @@ fn is_bounded_tracestate(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-    use opentelemetry::{baggage::BaggageExt, trace::TraceContextExt};
-    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
     use proptest::prelude::*;
 
     use super::*;
@@ -183,12 +360,7 @@ mod tests {
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn install_propagators() {
-        global::set_text_map_propagator(
-            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(TraceContextPropagator::new()),
-                Box::new(BaggagePropagator::new()),
-            ]),
-        );
+        global::set_text_map_propagator(W3cPropagator::new(true, true));
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -282,6 +454,99 @@ mod tests {
         install_propagators();
         let context = extract(&headers(&[("baggage", "a=1"), ("baggage", "b=2")]));
         assert_eq!(context.baggage().len(), 2);
+    }
+
+    /// The SDK's own propagators, the reference for what is carried.
+    fn sdk_propagators() -> opentelemetry::propagation::TextMapCompositePropagator {
+        use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
+    }
+
+    #[test]
+    fn an_empty_tracestate_is_not_sent_and_nothing_without_a_parent() {
+        use std::collections::HashMap;
+        let ours = W3cPropagator::new(true, true);
+        let context = ours.extract_with_context(
+            &Context::new(),
+            &HashMap::from([(TRACEPARENT.to_owned(), VALID.to_owned())]),
+        );
+        let mut sent = HashMap::new();
+        ours.inject_context(&context, &mut sent);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent.get(TRACEPARENT).map(String::as_str), Some(VALID));
+        let mut nothing = HashMap::new();
+        ours.inject_context(&Context::new(), &mut nothing);
+        assert!(nothing.is_empty(), "{nothing:?}");
+    }
+
+    #[test]
+    fn only_what_is_enabled_is_carried() {
+        use std::collections::HashMap;
+        let carrier = HashMap::from([
+            (TRACEPARENT.to_owned(), VALID.to_owned()),
+            (BAGGAGE.to_owned(), "a=1".to_owned()),
+        ]);
+        let baggage_only =
+            W3cPropagator::new(false, true).extract_with_context(&Context::new(), &carrier);
+        assert!(!baggage_only.span().span_context().is_valid());
+        assert_eq!(baggage_only.baggage().len(), 1);
+        let trace_only =
+            W3cPropagator::new(true, false).extract_with_context(&Context::new(), &carrier);
+        assert!(trace_only.span().span_context().is_valid());
+        assert!(trace_only.baggage().is_empty());
+        assert_eq!(W3cPropagator::new(false, false).fields().count(), 0);
+    }
+
+    proptest! {
+        /// On what the grammar accepts, the SDK's propagators and this one
+        /// read the same context and write the same headers (but for an
+        /// empty `tracestate`, which the SDK sends and this one does not).
+        #[test]
+        fn reads_and_writes_what_the_sdk_propagators_do(
+            trace_id in "[0-9a-f]{32}",
+            parent_id in "[0-9a-f]{16}",
+            flags in "[0-9a-f]{2}",
+            tracestate in proptest::option::of("[a-z][a-z0-9_]{0,8}=[a-zA-Z0-9_!*/@.]{1,8}(,[a-z][a-z0-9_]{0,8}=[a-zA-Z0-9_!*/@.]{1,8}){0,4}"),
+            baggage in proptest::option::of("[a-z]{1,8}=[a-zA-Z0-9%]{0,8}(,[a-z]{1,8}=[a-zA-Z0-9]{0,8}){0,4}"),
+        ) {
+            use std::collections::HashMap;
+            prop_assume!(trace_id.bytes().any(|byte| byte != b'0') && parent_id.bytes().any(|byte| byte != b'0'));
+            let mut carrier = HashMap::from([(TRACEPARENT.to_owned(), format!("00-{trace_id}-{parent_id}-{flags}"))]);
+            if let Some(tracestate) = &tracestate {
+                carrier.insert(TRACESTATE.to_owned(), tracestate.clone());
+            }
+            if let Some(baggage) = &baggage {
+                carrier.insert(BAGGAGE.to_owned(), baggage.clone());
+            }
+            let ours = W3cPropagator::new(true, true).extract_with_context(&Context::new(), &carrier);
+            let sdks = sdk_propagators().extract_with_context(&Context::new(), &carrier);
+            prop_assert_eq!(ours.span().span_context().clone(), sdks.span().span_context().clone());
+            let entries = |context: &Context| {
+                let mut entries: Vec<String> = context.baggage().iter().map(|(key, (value, _))| format!("{key}={value}")).collect();
+                entries.sort();
+                entries
+            };
+            prop_assert_eq!(entries(&ours), entries(&sdks));
+
+            let mut written = HashMap::new();
+            W3cPropagator::new(true, true).inject_context(&ours, &mut written);
+            let mut expected = HashMap::new();
+            sdk_propagators().inject_context(&sdks, &mut expected);
+            expected.retain(|_, value: &mut String| !value.is_empty());
+            // Baggage is a set: its order on the wire is the hash map's.
+            let sorted = |mut headers: HashMap<String, String>| {
+                if let Some(baggage) = headers.get_mut(BAGGAGE) {
+                    let mut members: Vec<&str> = baggage.split(',').collect();
+                    members.sort_unstable();
+                    *baggage = members.join(",");
+                }
+                headers
+            };
+            prop_assert_eq!(sorted(written), sorted(expected));
+        }
     }
 
     proptest! {
