@@ -31,7 +31,7 @@ use crate::{
     export::{ExportThread, NamedExporter},
     layers::{Events, LayerFilter, LogFilter},
     log_records, logs,
-    otlp_traces::{self, HttpSpanExporter, OtlpSpanExporter},
+    otlp_traces::{self, HttpSpanExporter, OtlpSpanExporter, SpanCompression},
     propagation::W3cPropagator,
     span_events,
 };
@@ -514,12 +514,14 @@ macro_rules! otlp_exporter {
 
 /// Traces over `http/protobuf` go through the crate's own exporter, which
 /// encodes spans without building upstream's messages first
-/// (`otlp_traces`); over gRPC, or compressed, through upstream's.
+/// (`otlp_traces`); over gRPC, or with a compression it does not do,
+/// through upstream's.
 fn span_exporter(
     target: &OtlpTarget,
     export_thread: &ExportThread,
 ) -> Result<OtlpSpanExporter, InitError> {
-    if otlp_traces::wants_upstream(target) {
+    let compression = otlp_traces::span_compression();
+    if target.protocol != Protocol::HttpProtobuf || compression == SpanCompression::Unsupported {
         return Ok(OtlpSpanExporter::Upstream(otlp_exporter!(
             SpanExporter,
             "spans",
@@ -533,7 +535,8 @@ fn span_exporter(
     };
     let transport = export_thread.http_client(target).map_err(failed)?;
     let last_failure = transport.last_failure();
-    let exporter = HttpSpanExporter::new(transport, target).map_err(failed)?;
+    let gzip = compression == SpanCompression::Gzip;
+    let exporter = HttpSpanExporter::new(transport, target, gzip).map_err(failed)?;
     Ok(OtlpSpanExporter::Encoded(NamedExporter::new(
         exporter,
         "spans",

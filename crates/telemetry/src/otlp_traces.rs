@@ -11,10 +11,10 @@
 //!   export timeout;
 //! - a partial success (spans the collector rejected) reported on the log.
 //!
-//! Compression is not done here (no gzip implementation is among the
-//! crate's dependencies): with `OTEL_EXPORTER_OTLP_{TRACES_,}COMPRESSION`
-//! set, [`wants_upstream`] says to build the upstream exporter, which
-//! handles the variable as it always has.
+//! - `gzip` when `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, or else
+//!   `OTEL_EXPORTER_OTLP_COMPRESSION`, asks for it (the `gzip` feature);
+//!   any other value goes to the upstream exporter, which says it cannot
+//!   and sends the spans as they are ([`span_compression`]).
 
 use std::{
     fmt,
@@ -47,22 +47,35 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_millis(1600);
 const MAX_JITTER_NANOS: u32 = 100_000_000;
 
-/// Whether traces to `target` go through the upstream exporter: over gRPC,
-/// or when compression is asked for (see the module's doc).
-pub(crate) fn wants_upstream(target: &OtlpTarget) -> bool {
-    target.protocol != crate::config::Protocol::HttpProtobuf || compression_requested()
+/// What the compression variables ask of the spans' exporter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanCompression {
+    /// Unset or `none`.
+    None,
+    /// `gzip`, with the `gzip` feature.
+    Gzip,
+    /// Something this exporter does not do (`gzip` without the feature,
+    /// `zstd`, a typo): the upstream exporter warns and sends as it is.
+    Unsupported,
 }
 
 /// The first of the compression variables that is set, as upstream reads
-/// them; `none` is no compression.
-fn compression_requested() -> bool {
-    [
+/// them.
+pub(crate) fn span_compression() -> SpanCompression {
+    let value = [
         "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
         "OTEL_EXPORTER_OTLP_COMPRESSION",
     ]
     .into_iter()
-    .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-    .is_some_and(|value| !value.eq_ignore_ascii_case("none"))
+    .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()));
+    match value {
+        None => SpanCompression::None,
+        Some(value) if value.eq_ignore_ascii_case("none") => SpanCompression::None,
+        Some(value) if cfg!(feature = "gzip") && value.eq_ignore_ascii_case("gzip") => {
+            SpanCompression::Gzip
+        }
+        Some(_) => SpanCompression::Unsupported,
+    }
 }
 
 /// Posts spans as OTLP/HTTP protobuf to one endpoint.
@@ -73,6 +86,7 @@ pub(crate) struct HttpSpanExporter {
     timeout: Duration,
     resource: Resource,
     encoder: Mutex<SpanEncoder>,
+    gzip: bool,
     shut_down: AtomicBool,
 }
 
@@ -87,7 +101,12 @@ impl fmt::Debug for HttpSpanExporter {
 }
 
 impl HttpSpanExporter {
-    pub(crate) fn new(transport: Transport, target: &OtlpTarget) -> Result<Self, String> {
+    /// `gzip` compresses each request's body (`SpanCompression::Gzip`).
+    pub(crate) fn new(
+        transport: Transport,
+        target: &OtlpTarget,
+        gzip: bool,
+    ) -> Result<Self, String> {
         let endpoint =
             Uri::from_str(target.endpoint.as_str()).map_err(|error| error.to_string())?;
         let mut headers = HeaderMap::new();
@@ -110,6 +129,9 @@ impl HttpSpanExporter {
                 headers.insert(name, value);
             }
         }
+        if gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         Ok(Self {
             transport,
             endpoint,
@@ -117,6 +139,7 @@ impl HttpSpanExporter {
             timeout: target.timeout,
             resource: Resource::builder_empty().build(),
             encoder: Mutex::default(),
+            gzip,
             shut_down: AtomicBool::new(false),
         })
     }
@@ -166,6 +189,30 @@ impl HttpSpanExporter {
             .and_then(|value| parse_retry_after(value.to_str().ok()?, SystemTime::now()));
         Ok(Answer::Refused(status, retry_after))
     }
+}
+
+/// `bytes` compressed with gzip.
+#[cfg(feature = "gzip")]
+fn gzip(bytes: &[u8]) -> Result<Bytes, OTelSdkError> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map(Bytes::from)
+        .map_err(|error| OTelSdkError::InternalFailure(format!("gzip: {error}")))
+}
+
+/// Without the feature, gzip is never asked of this exporter
+/// ([`span_compression`] sends it upstream).
+#[cfg(not(feature = "gzip"))]
+fn gzip(_: &[u8]) -> Result<Bytes, OTelSdkError> {
+    Err(OTelSdkError::InternalFailure(
+        "gzip needs the `gzip` feature of service-telemetry".to_owned(),
+    ))
 }
 
 /// What the collector said to one request.
@@ -353,10 +400,15 @@ impl SpanExporter for HttpSpanExporter {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         // Encoded into the reused buffer, then copied once into the
-        // request's body, which the retries share.
+        // request's body (or compressed into it), which the retries share.
         let body = {
             let mut encoder = self.encoder.lock().unwrap_or_else(PoisonError::into_inner);
-            Bytes::copy_from_slice(encoder.encode(&batch, &self.resource))
+            let request = encoder.encode(&batch, &self.resource);
+            if self.gzip {
+                gzip(request)?
+            } else {
+                Bytes::copy_from_slice(request)
+            }
         };
         drop(batch);
         self.send(body).await
@@ -461,6 +513,15 @@ mod tests {
     }
 
     fn exporter_to(thread: &ExportThread, endpoint: &str, timeout: Duration) -> HttpSpanExporter {
+        exporter_with(thread, endpoint, timeout, false)
+    }
+
+    fn exporter_with(
+        thread: &ExportThread,
+        endpoint: &str,
+        timeout: Duration,
+        gzip: bool,
+    ) -> HttpSpanExporter {
         let target = OtlpTarget {
             protocol: crate::config::Protocol::HttpProtobuf,
             endpoint: endpoint.parse().unwrap(),
@@ -468,7 +529,7 @@ mod tests {
             tls: TlsFiles::default(),
         };
         let mut exporter =
-            HttpSpanExporter::new(thread.http_client(&target).unwrap(), &target).unwrap();
+            HttpSpanExporter::new(thread.http_client(&target).unwrap(), &target, gzip).unwrap();
         exporter
             .headers
             .insert("api-key", HeaderValue::from_static("secret"));
@@ -498,6 +559,34 @@ mod tests {
             status: Status::Unset,
             instrumentation_scope: opentelemetry::InstrumentationScope::builder("test").build(),
         }
+    }
+
+    #[cfg(feature = "gzip")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn gzip_sends_the_same_request_compressed() {
+        use std::io::Read as _;
+        let (endpoint, seen) = collector(vec![(200, None, vec![])]).await;
+        let thread = ExportThread::start().unwrap();
+        let mut plain = exporter_to(&thread, &endpoint, Duration::from_secs(5));
+        let mut gzip = exporter_with(&thread, &endpoint, Duration::from_secs(5), true);
+        // One resource and one span for both, so the bytes can be equal.
+        let resource = Resource::builder().with_service_name("test").build();
+        plain.set_resource(&resource);
+        gzip.set_resource(&resource);
+        let span = span("checkout");
+        plain.export(vec![span.clone()]).await.unwrap();
+        gzip.export(vec![span]).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let [plain, compressed] = &seen[..] else {
+            panic!("{} requests", seen.len());
+        };
+        assert_eq!(plain.headers.get(header::CONTENT_ENCODING), None);
+        assert_eq!(compressed.headers[header::CONTENT_ENCODING], "gzip");
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&compressed.body[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, plain.body, "the same request, compressed");
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -71,6 +71,7 @@ fn the_base_crate_has_no_integration_and_no_blocking_client() {
             "tonic",
             "reqwest-middleware",
             "rustls",
+            "flate2",
         ],
     );
     // The exporters' client runs on the crate's export thread: no hidden
@@ -104,4 +105,14 @@ fn tls_is_rustls_with_ring_everywhere() {
     assert!(has("reqwest", "rustls-no-provider"), "reqwest without TLS");
     assert_absent(&tls, "tls", &["aws-lc-rs", "native-tls", "openssl"]);
     assert_without(&tls, "tls", "reqwest", &["blocking"]);
+}
+
+#[test]
+fn gzip_is_flate2_in_pure_rust_and_nothing_else() {
+    let gzip = tree("gzip");
+    assert!(
+        features_of(&gzip, "flate2").is_some(),
+        "gzip without flate2"
+    );
+    assert_absent(&gzip, "gzip", &["libz-sys", "zlib-rs", "tonic", "rustls"]);
 }
