@@ -29,12 +29,11 @@ use std::{borrow::Cow, str::FromStr};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::{
     Context,
-    baggage::BaggageExt,
+    baggage::{Baggage, BaggageExt},
     global,
     propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter},
     trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
 };
-use opentelemetry_sdk::propagation::BaggagePropagator;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -74,19 +73,16 @@ pub fn traceparent(span: &tracing::Span) -> Option<String> {
     })
 }
 
-/// The value of one W3C `baggage` entry of the request, parsed by the W3C
-/// baggage propagator whatever the global propagators are (even with the
-/// SDK disabled): for decisions a service takes on baggage itself.
+/// The value of one W3C `baggage` entry of the request, read as the W3C
+/// baggage propagator reads it whatever the global propagators are (even
+/// with the SDK disabled): for decisions a service takes on baggage itself.
 pub fn baggage_entry(headers: &HeaderMap, key: &str) -> Option<String> {
-    use opentelemetry::baggage::BaggageExt;
-    use opentelemetry::propagation::TextMapPropagator;
-    let carrier = CheckedHeaders::new(headers);
-    let context = opentelemetry_sdk::propagation::BaggagePropagator::new()
-        .extract_with_context(&Context::new(), &carrier);
-    context
-        .baggage()
-        .get(key)
-        .map(|value| value.as_str().to_owned())
+    let header = joined(headers, BAGGAGE)?;
+    // As in a `Baggage`, the last of repeated names wins.
+    baggage_members(&header)?
+        .filter(|member| member.name == key)
+        .last()
+        .map(|member| member.value.into_owned())
 }
 
 /// W3C Trace Context (`traceparent`, `tracestate`) and W3C Baggage, as
@@ -154,9 +150,7 @@ impl TextMapPropagator for W3cPropagator {
             }
         }
         if self.baggage && !context.baggage().is_empty() {
-            // Rare on the hot path, and its encoding is the SDK's to get
-            // right: percent-encoding, properties, the size limits.
-            BaggagePropagator::new().inject_context(context, injector);
+            injector.set(BAGGAGE, baggage_header(context.baggage()));
         }
     }
 
@@ -166,15 +160,143 @@ impl TextMapPropagator for W3cPropagator {
             .then(|| Self::span_context(extractor))
             .flatten()
             .map(|span_context| context.with_remote_span_context(span_context));
-        match extractor.get(BAGGAGE) {
-            Some(baggage) if self.baggage && !baggage.trim().is_empty() => BaggagePropagator::new()
-                .extract_with_context(parent.as_ref().unwrap_or(context), extractor),
-            _ => parent.unwrap_or_else(|| context.clone()),
+        let baggage = extractor
+            .get(BAGGAGE)
+            .filter(|_| self.baggage)
+            .and_then(baggage_members)
+            .map(|members| {
+                let mut baggage = Baggage::new();
+                for member in members {
+                    // Names that are not tokens, and entries past the
+                    // limits, are left out by `Baggage` itself.
+                    baggage.insert_with_metadata(
+                        member.name.into_owned(),
+                        member.value.into_owned(),
+                        member.properties,
+                    );
+                }
+                baggage
+            });
+        match baggage {
+            Some(baggage) => parent.as_ref().unwrap_or(context).with_baggage(baggage),
+            None => parent.unwrap_or_else(|| context.clone()),
         }
     }
 
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.fields)
+    }
+}
+
+/// W3C Baggage: at most 8192 bytes, of which the SDK keeps 64 members.
+const MAX_BAGGAGE_LENGTH: usize = 8192;
+const MAX_BAGGAGE_MEMBERS: usize = 64;
+
+/// One `name=value;properties` member of a `baggage` header, decoded.
+struct BaggageMember<'a> {
+    name: Cow<'a, str>,
+    value: Cow<'a, str>,
+    properties: String,
+}
+
+/// The members of a `baggage` header, as the SDK's propagator reads them
+/// (percent-decoded, trimmed, properties kept as one string), but for a
+/// value that holds `=`, which the W3C grammar allows and the SDK cuts
+/// short. `None` for a header over the W3C limit, which is dropped whole.
+fn baggage_members(header: &str) -> Option<impl Iterator<Item = BaggageMember<'_>>> {
+    (header.len() <= MAX_BAGGAGE_LENGTH).then(|| {
+        header
+            .split(',')
+            .take(MAX_BAGGAGE_MEMBERS)
+            .filter_map(|member| {
+                let (pair, properties) = member.split_once(';').unwrap_or((member, ""));
+                let (name, value) = pair.split_once('=')?;
+                let properties = if properties.is_empty() {
+                    String::new()
+                } else {
+                    properties
+                        .split(';')
+                        .filter_map(percent_decoded)
+                        .map(|property| property.trim().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                };
+                Some(BaggageMember {
+                    name: trimmed(percent_decoded(name)?),
+                    value: trimmed(percent_decoded(value)?),
+                    properties,
+                })
+            })
+    })
+}
+
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
+}
+
+/// `%XX` decoded (a `%` not followed by two hex digits stays as it is);
+/// `None` when the bytes are not UTF-8. Borrowed when there is no `%`.
+fn percent_decoded(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('%') {
+        return Some(Cow::Borrowed(text));
+    }
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|digits| {
+                let digit = |byte: u8| char::from(byte).to_digit(16);
+                Some(digit(digits[0])? * 16 + digit(digits[1])?)
+            });
+        if let Some(value) = escaped.and_then(|value| u8::try_from(value).ok()) {
+            decoded.push(value);
+            index += 3;
+        } else {
+            decoded.push(byte);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok().map(Cow::Owned)
+}
+
+/// A `baggage` header for `baggage`, encoded as the SDK's propagator
+/// encodes it: names and values trimmed, controls, non-ASCII, space, `"`,
+/// `;`, `,` and `=` percent-encoded, properties after a `;`.
+fn baggage_header(baggage: &Baggage) -> String {
+    let mut header = String::new();
+    for (name, (value, metadata)) in baggage {
+        if !header.is_empty() {
+            header.push(',');
+        }
+        push_percent_encoded(&mut header, name.as_str().trim());
+        header.push('=');
+        push_percent_encoded(&mut header, value.as_str().trim());
+        let metadata = metadata.as_str().trim();
+        if !metadata.is_empty() {
+            header.push(';');
+            header.push_str(metadata);
+        }
+    }
+    header
+}
+
+fn push_percent_encoded(header: &mut String, text: &str) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        if !(0x20..0x7f).contains(&byte) || matches!(byte, b' ' | b'"' | b';' | b',' | b'=') {
+            header.push('%');
+            header.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            header.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        } else {
+            header.push(char::from(byte));
+        }
     }
 }
 
@@ -500,6 +622,23 @@ mod tests {
         assert_eq!(W3cPropagator::new(false, false).fields().count(), 0);
     }
 
+    #[test]
+    fn a_baggage_value_may_hold_an_equals_sign() {
+        let headers = headers(&[("baggage", "query=a=b;p=1"), ("baggage", "other=c%3Dd")]);
+        assert_eq!(baggage_entry(&headers, "query").as_deref(), Some("a=b"));
+        assert_eq!(baggage_entry(&headers, "other").as_deref(), Some("c=d"));
+        assert_eq!(baggage_entry(&headers, "absent"), None);
+        install_propagators();
+        let context = extract(&headers);
+        assert_eq!(
+            context
+                .baggage()
+                .get("query")
+                .map(|value| value.as_str().to_owned()),
+            Some("a=b".to_owned())
+        );
+    }
+
     proptest! {
         /// On what the grammar accepts, the SDK's propagators and this one
         /// read the same context and write the same headers (but for an
@@ -510,7 +649,7 @@ mod tests {
             parent_id in "[0-9a-f]{16}",
             flags in "[0-9a-f]{2}",
             tracestate in proptest::option::of("[a-z][a-z0-9_]{0,8}=[a-zA-Z0-9_!*/@.]{1,8}(,[a-z][a-z0-9_]{0,8}=[a-zA-Z0-9_!*/@.]{1,8}){0,4}"),
-            baggage in proptest::option::of("[a-z]{1,8}=[a-zA-Z0-9%]{0,8}(,[a-z]{1,8}=[a-zA-Z0-9]{0,8}){0,4}"),
+            baggage in proptest::option::of(" ?[a-z]{1,8} ?= ?[a-zA-Z0-9%!#$&*+./:?@_~ ]{0,8}(;[a-z]{1,4}(=[a-z0-9%]{1,4})?)?(,[a-z]{1,8}=[a-zA-Z0-9%!#$&*+./:?@_~]{0,8}(; ?[a-z]{1,4})?){0,4}"),
         ) {
             use std::collections::HashMap;
             prop_assume!(trace_id.bytes().any(|byte| byte != b'0') && parent_id.bytes().any(|byte| byte != b'0'));
