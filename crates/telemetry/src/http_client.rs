@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use http::Extensions;
-use opentelemetry::{KeyValue, global};
+use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
@@ -21,7 +21,7 @@ use reqwest_tracing::{ReqwestOtelSpanBackend, TracingMiddleware};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{http_method_name as method_name, propagation::HeaderMapInjector};
+use crate::http_method_name as method_name;
 
 /// The client's type and errors, and reqwest itself, at the versions the
 /// client is built with: a service names them from here.
@@ -70,9 +70,7 @@ impl Middleware for PropagateContext {
         next: Next<'_>,
     ) -> Result<Response> {
         let context = Span::current().context();
-        global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut HeaderMapInjector(request.headers_mut()));
-        });
+        crate::propagation::inject(&context, request.headers_mut());
         next.run(request, extensions).await
     }
 }

@@ -55,6 +55,14 @@ pub fn extract(headers: &HeaderMap) -> Context {
     })
 }
 
+/// Writes `context` into HTTP headers with the global propagators: what
+/// the traced client does for every request.
+pub fn inject(context: &Context, headers: &mut HeaderMap) {
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(context, &mut HeaderMapInjector(headers));
+    });
+}
+
 /// `span`'s own context as a W3C `traceparent` value, for a page to carry on
 /// (`<meta name="traceparent">`) or a response to name (`traceresponse`);
 /// `None` when it has no valid context.
@@ -270,7 +278,7 @@ fn percent_decoded(text: &str) -> Option<Cow<'_, str>> {
 /// encodes it: names and values trimmed, controls, non-ASCII, space, `"`,
 /// `;`, `,` and `=` percent-encoded, properties after a `;`.
 fn baggage_header(baggage: &Baggage) -> String {
-    let mut header = String::new();
+    let mut header = String::with_capacity(64);
     for (name, (value, metadata)) in baggage {
         if !header.is_empty() {
             header.push(',');
@@ -289,8 +297,15 @@ fn baggage_header(baggage: &Baggage) -> String {
 
 fn push_percent_encoded(header: &mut String, text: &str) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let escaped = |byte: u8| {
+        !(0x20..0x7f).contains(&byte) || matches!(byte, b' ' | b'"' | b';' | b',' | b'=')
+    };
+    if !text.bytes().any(escaped) {
+        header.push_str(text);
+        return;
+    }
     for byte in text.bytes() {
-        if !(0x20..0x7f).contains(&byte) || matches!(byte, b' ' | b'"' | b';' | b',' | b'=') {
+        if escaped(byte) {
             header.push('%');
             header.push(char::from(DIGITS[usize::from(byte >> 4)]));
             header.push(char::from(DIGITS[usize::from(byte & 0xf)]));
@@ -302,7 +317,7 @@ fn push_percent_encoded(header: &mut String, text: &str) {
 
 /// Writes propagation fields into HTTP headers: the three W3C names without
 /// parsing them, and each value without copying it again.
-pub(crate) struct HeaderMapInjector<'a>(pub(crate) &'a mut HeaderMap);
+struct HeaderMapInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderMapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
@@ -415,7 +430,8 @@ fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     if version == 0xff || !well_ended {
         return None;
     }
-    let trace_id = hex_value(&bytes[3..35])?;
+    let trace_id =
+        u128::from(hex_value(&bytes[3..19])?) << 64 | u128::from(hex_value(&bytes[19..35])?);
     let span_id = hex_value(&bytes[36..52])?;
     let flags = hex_value(&bytes[53..55])?;
     if trace_id == 0 || span_id == 0 {
@@ -423,44 +439,42 @@ fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     }
     Some((
         TraceId::from(trace_id),
-        SpanId::from(u64::try_from(span_id).ok()?),
+        SpanId::from(span_id),
         // Only `sampled` is defined; the other bits are not carried on.
         TraceFlags::new(u8::try_from(flags).ok()?) & TraceFlags::SAMPLED,
     ))
 }
 
-/// Lowercase hex digits as a number; `None` on anything else.
-fn hex_value(digits: &[u8]) -> Option<u128> {
-    digits.iter().try_fold(0_u128, |number, &digit| {
+/// Up to 16 lowercase hex digits as a number; `None` on anything else.
+fn hex_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0_u64, |number, &digit| {
         let value = match digit {
             b'0'..=b'9' => digit - b'0',
             b'a'..=b'f' => digit - b'a' + 10,
             _ => return None,
         };
-        Some(number << 4 | u128::from(value))
+        Some(number << 4 | u64::from(value))
     })
 }
 
 /// `00-<trace-id>-<span-id>-<flags>` of a valid span context.
 fn traceparent_value(span_context: &SpanContext) -> String {
-    let mut value = String::with_capacity(55);
-    value.push_str("00-");
-    push_hex(&mut value, &span_context.trace_id().to_bytes());
-    value.push('-');
-    push_hex(&mut value, &span_context.span_id().to_bytes());
-    value.push('-');
-    push_hex(
-        &mut value,
+    let mut value = *b"00-................................-................-..";
+    write_hex(&mut value[3..35], &span_context.trace_id().to_bytes());
+    write_hex(&mut value[36..52], &span_context.span_id().to_bytes());
+    write_hex(
+        &mut value[53..55],
         &[(span_context.trace_flags() & TraceFlags::SAMPLED).to_u8()],
     );
-    value
+    String::from_utf8(value.to_vec()).unwrap_or_default()
 }
 
-fn push_hex(text: &mut String, bytes: &[u8]) {
+/// `bytes` as lowercase hex into `out`, two digits a byte.
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
 }
 
